@@ -1,0 +1,86 @@
+package cascadelm.model.cli;
+
+import cascadelm.model.gguf.ModelFormatException;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.NoSuchFileException;
+
+/**
+ * {@code cascade-lm}: the command line for one document at a time. Exit codes: 0 ok, 1 failure while
+ * running, 2 usage (bad or missing options), 3 the model file cannot be used.
+ */
+@Command(name = "cascade-lm", mixinStandardHelpOptions = true, version = "cascade-lm 0.1.0",
+        description = "Llama-family language models with a cascading KV cache.",
+        subcommands = {GenerateCommand.class, InspectCommand.class, CommandLine.HelpCommand.class})
+public final class Main implements Runnable {
+    public static final int EXIT_FAILURE = 1;
+    public static final int EXIT_USAGE = 2;
+    public static final int EXIT_BAD_MODEL = 3;
+
+    @Override
+    public void run() {
+        throw new CommandLine.ParameterException(new CommandLine(this), "a command is required (generate, inspect)");
+    }
+
+    public static void main(String[] args) {
+        System.exit(run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
+    }
+
+    /** Runs the CLI and returns its exit code (tests call this instead of main). */
+    public static int run(String[] args, PrintWriter out, PrintWriter err) {
+        CommandLine cli = new CommandLine(new Main());
+        cli.setOut(out);
+        cli.setErr(err);
+        cli.setExitCodeExceptionMapper(Main::exitCode);
+        String conf = System.getProperty("cascadelm.conf");
+        if (conf != null) {
+            try {
+                cli.setDefaultValueProvider(ConfDefaults.load(java.nio.file.Path.of(conf)));
+            } catch (UsageException e) {
+                err.println("cascade-lm: " + e.getMessage());
+                err.flush();
+                return EXIT_USAGE;
+            }
+        }
+        cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
+            boolean verbose = parseResult.hasMatchedOption("--verbose");
+            commandLine.getErr().println("cascade-lm: " + oneLine(e));
+            if (verbose) e.printStackTrace(commandLine.getErr());
+            commandLine.getErr().flush();
+            return exitCode(e);
+        });
+        return cli.execute(args);
+    }
+
+    static int exitCode(Throwable e) {
+        if (e instanceof ModelFormatException || e instanceof BadModelPathException) return EXIT_BAD_MODEL;
+        if (e instanceof CommandLine.ParameterException || e instanceof UsageException) return EXIT_USAGE;
+        return EXIT_FAILURE;
+    }
+
+    static String oneLine(Throwable e) {
+        if (e instanceof ModelFormatException) return "bad model file: " + e.getMessage();
+        if (e instanceof NoSuchFileException) return "no such file: " + e.getMessage();
+        if (e instanceof AccessDeniedException) return "cannot read: " + e.getMessage();
+        if (e instanceof IOException) return "I/O error: " + e.getMessage();
+        return e.getMessage() == null ? e.toString() : e.getMessage();
+    }
+
+    /** A user error in the options, found after parsing (a missing prompt file, an invalid value). */
+    static final class UsageException extends RuntimeException {
+        UsageException(String message) {
+            super(message);
+        }
+    }
+
+    /** The model path does not lead to a readable file. */
+    static final class BadModelPathException extends RuntimeException {
+        BadModelPathException(String message) {
+            super(message);
+        }
+    }
+}

@@ -1,0 +1,71 @@
+package cascadelm.model.generate;
+
+import cascadelm.model.llama.Session;
+
+import java.util.Set;
+import java.util.function.IntConsumer;
+
+/**
+ * Prompt in, tokens out: the prompt goes through the session in chunks of the session's chunk size
+ * (strided prefill), then tokens are sampled one at a time until a stop token or the token limit.
+ */
+public final class Generator {
+
+    /** Why generation ended. */
+    public enum Stop { STOP_TOKEN, MAX_TOKENS }
+
+    /** Counts and timings of one generation. */
+    public record Result(int[] tokens, int promptTokens, Stop stop, long prefillNanos, long decodeNanos) {
+        public double prefillTokensPerSecond() {
+            return prefillNanos == 0 ? 0 : promptTokens * 1e9 / prefillNanos;
+        }
+
+        public double decodeTokensPerSecond() {
+            return decodeNanos == 0 ? 0 : tokens.length * 1e9 / decodeNanos;
+        }
+    }
+
+    private Generator() {
+    }
+
+    /** Feeds tokens through the session in chunks; returns the last token's logits. */
+    public static float[] prefill(Session session, int[] prompt) {
+        if (prompt.length == 0) throw new IllegalArgumentException("the prompt has no tokens");
+        float[] logits = null;
+        for (int start = 0; start < prompt.length; start += session.maxChunk()) {
+            int n = Math.min(session.maxChunk(), prompt.length - start);
+            logits = session.forward(prompt, start, n, null);
+        }
+        return logits;
+    }
+
+    /**
+     * Generates up to {@code maxTokens} tokens after the prompt, handing each to {@code onToken} as it is
+     * made. A stop token ends generation and is not reported.
+     */
+    public static Result generate(Session session, int[] prompt, Sampler sampler, int maxTokens,
+                                  Set<Integer> stopTokens, IntConsumer onToken) {
+        if (maxTokens < 0) throw new IllegalArgumentException("max tokens must be ≥ 0, got " + maxTokens);
+        long t0 = System.nanoTime();
+        float[] logits = prefill(session, prompt);
+        long t1 = System.nanoTime();
+        int[] out = new int[maxTokens];
+        int produced = 0;
+        Stop stop = Stop.MAX_TOKENS;
+        int[] one = new int[1];
+        while (produced < maxTokens) {
+            int token = sampler.sample(logits);
+            if (stopTokens.contains(token)) {
+                stop = Stop.STOP_TOKEN;
+                break;
+            }
+            out[produced++] = token;
+            onToken.accept(token);
+            if (produced == maxTokens) break;
+            one[0] = token;
+            logits = session.forward(one, 0, 1, null);
+        }
+        long t2 = System.nanoTime();
+        return new Result(java.util.Arrays.copyOf(out, produced), prompt.length, stop, t1 - t0, t2 - t1);
+    }
+}
