@@ -16,6 +16,12 @@ import java.nio.charset.StandardCharsets;
 final class GgufCursor {
     /** Longest string we accept: far above any real token, key or chat template, far below the heap. */
     static final int MAX_STRING_BYTES = 1 << 24;
+    /**
+     * Array elements the whole header may hold. A vocabulary of 262k tokens with scores, types and merges
+     * is about a million; the cap keeps a hostile file (an element costs the file as little as one byte
+     * but the heap up to ~40) from exhausting the heap.
+     */
+    static final int MAX_ARRAY_ELEMENTS = 1 << 24;
 
     static final ValueLayout.OfShort U16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     static final ValueLayout.OfInt U32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
@@ -27,6 +33,7 @@ final class GgufCursor {
             .onMalformedInput(CodingErrorAction.REPORT)
             .onUnmappableCharacter(CodingErrorAction.REPORT);
     private long pos;
+    private long arrayElementsLeft = MAX_ARRAY_ELEMENTS;
 
     GgufCursor(MemorySegment file) {
         this.file = file;
@@ -41,10 +48,12 @@ final class GgufCursor {
     }
 
     private void require(long bytes, String field) {
-        if (bytes > remaining()) {
-            throw ModelFormatException.at(field, pos, "needs " + bytes + " bytes but the file ends "
-                    + remaining() + " bytes later (truncated?)");
-        }
+        if (bytes > remaining()) throw truncated(field, bytes);
+    }
+
+    private ModelFormatException truncated(String field, long bytes) {
+        return ModelFormatException.at(field, pos, "needs " + bytes + " bytes but the file ends "
+                + remaining() + " bytes later (truncated?)");
     }
 
     byte u8(String field) {
@@ -87,27 +96,55 @@ final class GgufCursor {
         return n;
     }
 
+    /**
+     * The element count of an array: fits in the rest of the file (see {@link #count}) and in what is left
+     * of the header's element budget, which it uses up.
+     */
+    int arrayLength(String field, long minBytes) {
+        long at = pos;
+        long n = count(field, minBytes);
+        if (n > arrayElementsLeft) {
+            throw ModelFormatException.at(field, at, n + " elements would exceed the limit of " + MAX_ARRAY_ELEMENTS
+                    + " array elements in all metadata");
+        }
+        arrayElementsLeft -= n;
+        return (int) n;
+    }
+
     /** A GGUF string: uint64 byte length, then that many bytes of UTF-8. */
     String string(String field) {
+        return string(field, -1);
+    }
+
+    /** Element {@code index} of the array {@code field}; the field's name is built only for an error. */
+    String string(String field, int index) {
         long at = pos;
-        long len = u64(field + " length");
+        if (remaining() < 8) {
+            throw truncated(element(field, index) + " length", 8);
+        }
+        long len = file.get(U64, pos);
+        pos += 8;
         if (len < 0 || len > remaining()) {
-            throw ModelFormatException.at(field, at, "string length " + Long.toUnsignedString(len)
+            throw ModelFormatException.at(element(field, index), at, "string length " + Long.toUnsignedString(len)
                     + " is more than the " + remaining() + " bytes left in the file");
         }
         if (len > MAX_STRING_BYTES) {
-            throw ModelFormatException.at(field, at, "string length " + len + " is over the limit of "
-                    + MAX_STRING_BYTES + " bytes");
+            throw ModelFormatException.at(element(field, index), at, "string length " + len
+                    + " is over the limit of " + MAX_STRING_BYTES + " bytes");
         }
         MemorySegment bytes = file.asSlice(pos, len);
         String s;
         try {
             s = utf8.decode(bytes.asByteBuffer()).toString();
         } catch (CharacterCodingException e) {
-            throw ModelFormatException.at(field, pos, "is not valid UTF-8: \"" + preview(bytes) + "\"");
+            throw ModelFormatException.at(element(field, index), pos, "is not valid UTF-8: \"" + preview(bytes) + "\"");
         }
         pos += len;
         return s;
+    }
+
+    private static String element(String field, int index) {
+        return index < 0 ? field : field + "[" + index + "]";
     }
 
     /** A short, lossy rendering of bad bytes for an error message. */

@@ -30,8 +30,6 @@ public final class GgufFile implements AutoCloseable {
     public static final long MAX_ALIGNMENT = 1 << 20;
     /** Array depth beyond which we stop: real files nest at most once, and recursion must stay shallow. */
     static final int MAX_ARRAY_DEPTH = 4;
-    /** Longest metadata array: above any vocabulary, and a long[] of it stays well inside the heap. */
-    static final int MAX_ARRAY_LENGTH = 1 << 24;
     static final int MAX_DIMS = 4;
 
     private static final byte[] MAGIC = {'G', 'G', 'U', 'F'};
@@ -246,17 +244,11 @@ public final class GgufFile implements AutoCloseable {
             throw ModelFormatException.at(field, in.position(), "arrays nested more than " + MAX_ARRAY_DEPTH + " deep");
         }
         GgufValueType elem = readValueType(in, field + " element type");
-        long countAt = in.position();
-        long count = in.count(field + " element count", elem.minBytes);
-        if (count > MAX_ARRAY_LENGTH) {
-            throw ModelFormatException.at(field + " element count", countAt, count + " elements is over the limit of "
-                    + MAX_ARRAY_LENGTH);
-        }
-        int n = (int) count;
+        int n = in.arrayLength(field + " element count", elem.minBytes);
         switch (elem) {
             case STRING -> {
                 String[] a = new String[n];
-                for (int i = 0; i < n; i++) a[i] = in.string(field + "[" + i + "]");
+                for (int i = 0; i < n; i++) a[i] = in.string(field, i);
                 return a;
             }
             case BOOL -> {

@@ -9,7 +9,9 @@ import java.lang.foreign.ValueLayout;
 import java.lang.reflect.Array;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.CharBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -106,7 +108,7 @@ public final class GgufWriter {
      * read when the file is written.
      */
     public GgufWriter putTensor(String name, GgmlType type, long[] dims, MemorySegment data) {
-        byte[] utf8 = name.getBytes(StandardCharsets.UTF_8);
+        byte[] utf8 = utf8(name);
         // ggml keeps names in a 64-byte buffer with a terminating zero.
         if (utf8.length == 0 || utf8.length > 63) {
             throw new IllegalArgumentException("tensor name \"" + name + "\" must be 1 to 63 bytes of UTF-8");
@@ -314,6 +316,18 @@ public final class GgufWriter {
         return type.cast(value);
     }
 
+    /** UTF-8 bytes; getBytes would silently turn a lone surrogate into '?'. */
+    private static byte[] utf8(String s) {
+        try {
+            ByteBuffer b = StandardCharsets.UTF_8.newEncoder().encode(CharBuffer.wrap(s));
+            byte[] out = new byte[b.remaining()];
+            b.get(out);
+            return out;
+        } catch (CharacterCodingException e) {
+            throw new IllegalArgumentException("not valid Unicode (a lone surrogate?): " + s, e);
+        }
+    }
+
     private static void writeFully(FileChannel ch, ByteBuffer buffer) throws IOException {
         while (buffer.hasRemaining()) ch.write(buffer);
     }
@@ -340,7 +354,7 @@ public final class GgufWriter {
         }
 
         void string(String s) {
-            byte[] b = s.getBytes(StandardCharsets.UTF_8);
+            byte[] b = utf8(s);
             u64(b.length);
             write(b, 0, b.length);
         }

@@ -12,7 +12,9 @@ import java.lang.foreign.ValueLayout;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.Files;
 import java.util.Arrays;
+import java.util.Random;
 
 import static cascadelm.model.gguf.GgufBytes.*;
 import static org.junit.jupiter.api.Assertions.*;
@@ -174,9 +176,50 @@ class GgufFileTest {
 
     @Test
     void rejectsArrayLengthOverTheCapEvenWhenTheFileHoldsIt() {
-        GgufBytes b = header(3, 0, 1).str("big").u32(ARRAY).u32(UINT8).u64(GgufFile.MAX_ARRAY_LENGTH + 1L)
-                .zeros(GgufFile.MAX_ARRAY_LENGTH + 1);
+        int over = GgufCursor.MAX_ARRAY_ELEMENTS + 1;
+        GgufBytes b = header(3, 0, 1).str("big").u32(ARRAY).u32(UINT8).u64(over).zeros(over);
         assertRejected(b, "metadata big element count", "limit");
+    }
+
+    @Test
+    void capsArrayElementsOfAllMetadataTogether() {
+        int half = GgufCursor.MAX_ARRAY_ELEMENTS / 2 + 1;
+        GgufBytes b = header(3, 0, 2)
+                .str("first").u32(ARRAY).u32(UINT8).u64(half).zeros(half)
+                .str("second").u32(ARRAY).u32(UINT8).u64(half).zeros(half);
+        assertRejected(b, "metadata second element count", "limit");
+    }
+
+    /** Random damage to a valid file never escapes as anything but a ModelFormatException. */
+    @Test
+    void randomCorruptionFailsOnlyWithModelFormatException() throws IOException {
+        byte[] whole = smallFile().bytes();
+        Random random = new Random(20261124);
+        Path p = dir.resolve("fuzz.gguf");
+        int rejected = 0;
+        for (int round = 0; round < 3000; round++) {
+            byte[] damaged = whole.clone();
+            for (int flips = 1 + random.nextInt(4); flips > 0; flips--) {
+                int at = random.nextInt(damaged.length);
+                // Half the time a plausible extreme (0 or 0xFF) rather than noise: counts and lengths.
+                damaged[at] = (byte) switch (random.nextInt(4)) {
+                    case 0 -> 0;
+                    case 1 -> 0xFF;
+                    default -> random.nextInt(256);
+                };
+            }
+            Files.write(p, damaged);
+            try (GgufFile f = GgufFile.open(p)) {
+                for (GgufTensor t : f.tensors()) {
+                    assertTrue(t.fileOffset() + t.byteSize() <= damaged.length);
+                }
+            } catch (ModelFormatException expected) {
+                rejected++;
+            } catch (Throwable t) {
+                fail("round " + round + ": " + t, t);
+            }
+        }
+        assertTrue(rejected > 1000, "only " + rejected + " damaged files were rejected");
     }
 
     @Test

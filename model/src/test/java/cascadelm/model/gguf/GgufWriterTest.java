@@ -163,6 +163,7 @@ class GgufWriterTest {
                 () -> w.putTensor("t", TensorType.Q8_0, new long[] {16, 2}, new byte[34]));
         assertThrows(IllegalArgumentException.class,
                 () -> w.putTensor("t", TensorType.F32, new long[] {0}, new byte[0]));
+        assertThrows(IllegalArgumentException.class, () -> w.put("b", "lone \uD800 surrogate"));
         w.putTensor("t", TensorType.F32, new long[] {1}, new byte[4]);
         assertThrows(IllegalArgumentException.class,
                 () -> w.putTensor("t", TensorType.F32, new long[] {1}, new byte[4]));
