@@ -20,7 +20,7 @@ public final class BpeTokenizer extends VocabularyTokenizer {
     private final Map<String, Integer> ids;
     /** Packed (left id, right id) to the packed (rank, merged id). */
     private final Map<Long, Long> merges;
-    private final SymbolMerger merger;
+    private final SymbolMerger.PairTable pairs;
     private final int[] byteTokens = new int[256];
     /** Shared by threads (a Spark executor encodes partitions in parallel), hence concurrent. */
     private final Map<String, int[]> wordCache = new ConcurrentHashMap<>();
@@ -33,8 +33,7 @@ public final class BpeTokenizer extends VocabularyTokenizer {
         this.preTokenizer = preTokenizer;
         this.ids = vocabulary.index(EnumSet.of(TokenType.NORMAL));
         this.merges = Map.copyOf(merges);
-        this.merger = new SymbolMerger((left, right) -> this.merges.getOrDefault(pairKey(left, right),
-                SymbolMerger.PairTable.NO_MERGE));
+        this.pairs = (left, right) -> this.merges.getOrDefault(pairKey(left, right), SymbolMerger.PairTable.NO_MERGE);
         for (int b = 0; b < 256; b++) {
             byteTokens[b] = ids.getOrDefault(String.valueOf(ByteLevelAlphabet.charOf(b)), -1);
         }
@@ -76,7 +75,7 @@ public final class BpeTokenizer extends VocabularyTokenizer {
             symbols[i] = byteTokens[bytes[i] & 0xFF];
             if (symbols[i] < 0) symbols[i] = missingByte(bytes[i]);
         }
-        return merger.merge(symbols);
+        return new SymbolMerger(pairs).merge(symbols);
     }
 
     private int missingByte(byte b) {

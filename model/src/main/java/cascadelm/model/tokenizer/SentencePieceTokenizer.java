@@ -26,7 +26,7 @@ public final class SentencePieceTokenizer extends VocabularyTokenizer {
     private final Map<Integer, Integer> codePointIds = new HashMap<>();
     /** Packed (left id, right id) to the packed merge: built from the pieces, as a piece is a concatenation. */
     private final Map<Long, Long> merges = new HashMap<>();
-    private final SymbolMerger merger;
+    private final SymbolMerger.PairTable pairs;
     private final int[] byteTokens = new int[256];
     private final int[] byteValues;
 
@@ -47,9 +47,9 @@ public final class SentencePieceTokenizer extends VocabularyTokenizer {
                 }
             }
         }
-        merger = new SymbolMerger((left, right) -> left < 0 || right < 0
+        pairs = (left, right) -> left < 0 || right < 0
                 ? SymbolMerger.PairTable.NO_MERGE
-                : merges.getOrDefault(pairKey(left, right), SymbolMerger.PairTable.NO_MERGE));
+                : merges.getOrDefault(pairKey(left, right), SymbolMerger.PairTable.NO_MERGE);
 
         byteValues = new int[vocabulary.size()];
         Arrays.fill(byteTokens, -1);
@@ -95,7 +95,7 @@ public final class SentencePieceTokenizer extends VocabularyTokenizer {
         int[] symbols = normalized.codePoints()
                 .map(cp -> codePointIds.getOrDefault(cp, -1 - cp))
                 .toArray();
-        for (int symbol : merger.merge(symbols)) {
+        for (int symbol : new SymbolMerger(pairs).merge(symbols)) {
             if (symbol >= 0) {
                 out.add(symbol);
             } else {

@@ -10,6 +10,8 @@ import java.util.Arrays;
  * position), so a sequence of n symbols costs O(n log n) rather than rescanning all pairs after every
  * merge: a document can be a million symbols long. Heap entries are not removed when a merge changes
  * their neighbourhood; a popped entry is checked against the pair now at its position instead.
+ *
+ * <p>One merger per sequence: tokenizers are shared between threads, the merger is not.
  */
 final class SymbolMerger {
 

@@ -134,4 +134,18 @@ class BpeTokenizerTest {
         assertEquals(words, t.decode(tokens[0]));
         assertEquals(500_000, tokens[1].length);
     }
+
+    @Test
+    void oneTokenizerServesManyThreads() throws Exception {
+        Tokenizer t = new VocabBuilder().byteAlphabet().merge("a", "b").merge(" ", "ab").set(Tokenizers.PRE, "llama-bpe").build("gpt2");
+        java.util.List<String> texts = new java.util.ArrayList<>();
+        Random random = new Random(5);
+        for (int i = 0; i < 200; i++) texts.add(RandomText.words(random, 2000, "ab ab c1é\n"));
+        java.util.List<int[]> expected = texts.stream().map(t::encode).toList();
+        try (var pool = java.util.concurrent.Executors.newFixedThreadPool(4)) {
+            var results = pool.invokeAll(texts.stream()
+                    .map(text -> (java.util.concurrent.Callable<int[]>) () -> t.encode(text)).toList());
+            for (int i = 0; i < texts.size(); i++) assertArrayEquals(expected.get(i), results.get(i).get());
+        }
+    }
 }
