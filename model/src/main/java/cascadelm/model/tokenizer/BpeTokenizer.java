@@ -33,14 +33,10 @@ public final class BpeTokenizer extends VocabularyTokenizer {
         this.preTokenizer = preTokenizer;
         this.ids = vocabulary.index(EnumSet.of(TokenType.NORMAL));
         this.merges = Map.copyOf(merges);
-        this.pairs = (left, right) -> this.merges.getOrDefault(pairKey(left, right), SymbolMerger.PairTable.NO_MERGE);
+        this.pairs = (left, right) -> this.merges.getOrDefault(SymbolMerger.PairTable.key(left, right), SymbolMerger.PairTable.NO_MERGE);
         for (int b = 0; b < 256; b++) {
             byteTokens[b] = ids.getOrDefault(String.valueOf(ByteLevelAlphabet.charOf(b)), -1);
         }
-    }
-
-    static long pairKey(int left, int right) {
-        return ((long) left << 32) | (right & 0xFFFF_FFFFL);
     }
 
     public PreTokenizer preTokenizer() {

@@ -43,13 +43,13 @@ public final class SentencePieceTokenizer extends VocabularyTokenizer {
                 Integer left = ids.get(text.substring(0, cut));
                 Integer right = ids.get(text.substring(cut));
                 if (left != null && right != null) {
-                    merges.put(pairKey(left, right), SymbolMerger.PairTable.of(rankOfScore[id], id));
+                    merges.put(SymbolMerger.PairTable.key(left, right), SymbolMerger.PairTable.of(rankOfScore[id], id));
                 }
             }
         }
         pairs = (left, right) -> left < 0 || right < 0
                 ? SymbolMerger.PairTable.NO_MERGE
-                : merges.getOrDefault(pairKey(left, right), SymbolMerger.PairTable.NO_MERGE);
+                : merges.getOrDefault(SymbolMerger.PairTable.key(left, right), SymbolMerger.PairTable.NO_MERGE);
 
         byteValues = new int[vocabulary.size()];
         Arrays.fill(byteTokens, -1);
@@ -72,10 +72,6 @@ public final class SentencePieceTokenizer extends VocabularyTokenizer {
         int[] ranks = new int[vocabulary.size()];
         for (int id = 0; id < vocabulary.size(); id++) ranks[id] = rank.get(vocabulary.score(id));
         return ranks;
-    }
-
-    private static long pairKey(int left, int right) {
-        return ((long) left << 32) | (right & 0xFFFF_FFFFL);
     }
 
     /** 0..255 for a piece spelled {@code <0xXX>}, else -1. */

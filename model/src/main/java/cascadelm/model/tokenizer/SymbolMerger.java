@@ -23,6 +23,11 @@ final class SymbolMerger {
         /** The result of merging, packed by {@link #of}, or {@link #NO_MERGE}. */
         long merge(int left, int right);
 
+        /** A pair of adjacent symbols as one map key. */
+        static long key(int left, int right) {
+            return ((long) left << 32) | (right & 0xFFFF_FFFFL);
+        }
+
         /** Packs a merge: lower ranks merge first; rank is in [0, 2^31). */
         static long of(int rank, int merged) {
             return ((long) rank << 32) | (merged & 0xFFFF_FFFFL);

@@ -161,7 +161,7 @@ public final class Tokenizers {
             int leftId = mergePart(ids, left, rank, merge);
             int rightId = mergePart(ids, right, rank, merge);
             int mergedId = mergePart(ids, left + right, rank, merge);
-            table.putIfAbsent(BpeTokenizer.pairKey(leftId, rightId), SymbolMerger.PairTable.of(rank, mergedId));
+            table.putIfAbsent(SymbolMerger.PairTable.key(leftId, rightId), SymbolMerger.PairTable.of(rank, mergedId));
         }
         return table;
     }
