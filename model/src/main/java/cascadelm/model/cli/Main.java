@@ -40,9 +40,9 @@ public final class Main implements Runnable {
         cli.setErr(err);
         cli.setExitCodeExceptionMapper(Main::exitCode);
         String conf = System.getProperty("cascadelm.conf");
-        if (conf != null) {
+        {
             try {
-                cli.setDefaultValueProvider(ConfDefaults.load(java.nio.file.Path.of(conf)));
+                cli.setDefaultValueProvider(ConfDefaults.load(conf == null ? null : java.nio.file.Path.of(conf)));
             } catch (UsageException e) {
                 err.println("cascade-lm: " + e.getMessage());
                 err.flush();
