@@ -18,6 +18,15 @@ public final class KernelTiming {
     public static void main(String[] args) throws Exception {
         int threads = Runtime.getRuntime().availableProcessors();
         System.out.printf("lanes %d, threads %d, FMA peak %.1f GFLOP/s%n", Lanes.L, threads, fmaPeak(threads));
+        if (args.length > 0 && args[0].equals("attention")) {
+            try (CpuBackend backend = new CpuBackend(threads)) {
+                attention(backend, 1, 32, 8, 128, 16384);
+                attention(backend, 1, 32, 8, 128, 65536);
+                attention(backend, 512, 32, 8, 128, 4096);
+                attention(backend, 512, 32, 8, 128, 16384);
+            }
+            return;
+        }
         TensorType[] types = args.length == 0 ? TensorType.values() : java.util.Arrays.stream(args).map(TensorType::valueOf).toArray(TensorType[]::new);
         int[][] shapes = {{2048, 2048}, {8192, 2048}};
         try (CpuBackend backend = new CpuBackend(threads); Arena arena = Arena.ofShared()) {
@@ -43,6 +52,29 @@ public final class KernelTiming {
         System.out.printf("%-5s %5d x %5d  n=1: %7.3f ms %6.1f GB/s %6.1f GFLOP/s   n=128: %8.2f ms %6.1f GFLOP/s%n",
                 type, rows, cols, decode * 1e3, bytes / decode / 1e9, 2.0 * rows * cols / decode / 1e9,
                 batch * 1e3, 2.0 * rows * cols * 128 / batch / 1e9);
+    }
+
+    private static void attention(CpuBackend backend, int nQ, int nHeads, int nKv, int headDim, int nKeys) {
+        Random r = new Random(2);
+        float[] q = new float[nQ * nHeads * headDim];
+        for (int i = 0; i < q.length; i++) q[i] = (float) r.nextGaussian();
+        float[][] k = new float[nKv][nKeys * headDim];
+        float[][] v = new float[nKv][nKeys * headDim];
+        for (int h = 0; h < nKv; h++) {
+            for (int i = 0; i < k[h].length; i++) {
+                k[h][i] = (float) r.nextGaussian();
+                v[h][i] = (float) r.nextGaussian();
+            }
+        }
+        float[] out = new float[q.length];
+        float[] w = new float[nQ];
+        java.util.Arrays.fill(w, 1f);
+        cascadelm.kernels.AttentionScores scores = new cascadelm.kernels.AttentionScores(w, w, new float[nHeads * nKeys]);
+        double s = best(() -> backend.attention(q, nQ, nHeads, nKv, headDim, k, v, nKeys, 0.088f, out, scores), 2);
+        double visible = (double) nQ * (nKeys - nQ) + (double) nQ * (nQ + 1) / 2;
+        double flops = 4.0 * nHeads * headDim * visible;
+        System.out.printf("attention nQ=%d heads=%d/%d d=%d keys=%d: %.2f ms, %.1f GFLOP/s, KV %.1f GB/s%n", nQ, nHeads, nKv,
+                headDim, nKeys, s * 1e3, flops / s / 1e9, 8.0 * nKv * nKeys * headDim / s / 1e9);
     }
 
     /** Best wall time of repeated runs within roughly {@code seconds}, after a warm-up of the same length. */
