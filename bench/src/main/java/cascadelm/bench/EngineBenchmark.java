@@ -52,7 +52,8 @@ public final class EngineBenchmark {
 
     /** Decode is reported by the median step (robust to a neighbour's burst); the mean is kept in the JSON. */
     record Result(TensorType type, long fileBytes, long bytesPerToken, List<Prefill> prefill,
-                  int decodeTokens, double msPerToken, double meanMsPerToken, String profile) {
+                  int decodeTokens, double msPerToken, double meanMsPerToken,
+                  List<OpTimer.Stat> prefillProfile, List<OpTimer.Stat> decodeProfile) {
         double decodeTokensPerSecond() {
             return 1e3 / msPerToken;
         }
@@ -89,9 +90,12 @@ public final class EngineBenchmark {
             }
         }
 
-        System.out.println("measuring machine peaks on " + threads + " threads...");
-        MachinePeaks.Peaks peaks = MachinePeaks.measure(threads);
-        System.out.println(peaks.describe());
+        // The machine is shared and its peaks vary up to 2× from one measurement to the next: they are
+        // sampled before, between and after the engine runs, and the best of each figure is used, so that
+        // neither the floor nor the peak is measured low and flatters the engine.
+        List<MachinePeaks.Peaks> samples = new ArrayList<>();
+        samples.add(samplePeaks(threads));
+        MachinePeaks.Peaks peaks = samples.getFirst();
 
         List<Result> all = new ArrayList<>();
         for (TensorType type : types) {
@@ -101,23 +105,37 @@ public final class EngineBenchmark {
             System.out.printf(Locale.ROOT, "model %s (%.2f GB, ready in %.0f s)%n", file,
                     Files.size(file) / 1e9, (System.nanoTime() - t0) / 1e9);
             all.add(run(file, type, threads, prefill, decode, profile, peaks));
+            samples.add(samplePeaks(threads));
+            peaks = peaks.max(samples.getLast());
         }
-        // Measured again at the end, keeping the better figure: the machine is shared, and a floor or a
-        // peak measured low would flatter the engine.
-        System.out.println("\nmeasuring machine peaks again...");
-        MachinePeaks.Peaks again = MachinePeaks.measure(threads);
-        System.out.println(again.describe());
-        peaks = peaks.max(again);
 
         String command = System.getenv().getOrDefault("BENCH_COMMAND",
                 ProcessHandle.current().info().commandLine().orElse("?"));
-        String md = markdown(all, peaks, threads, command);
+        String md = markdown(all, peaks, samples, threads, command);
         Files.createDirectories(results);
         Files.writeString(results.resolve("engine-cpu.md"), md);
-        Files.writeString(results.resolve("engine-cpu.json"), json(all, peaks, threads, command));
+        Files.writeString(results.resolve("engine-cpu.json"), json(all, peaks, samples, threads, command));
         System.out.println();
+        System.out.println(spread(samples));
         System.out.println(table(all, peaks));
         System.out.println("written: " + results.resolve("engine-cpu.md") + ", " + results.resolve("engine-cpu.json"));
+    }
+
+    private static MachinePeaks.Peaks samplePeaks(int threads) throws Exception {
+        System.out.println("measuring machine peaks on " + threads + " threads...");
+        MachinePeaks.Peaks p = MachinePeaks.measure(threads);
+        System.out.println(p.describe());
+        return p;
+    }
+
+    /** The range of the all-core figures over the samples: how noisy the machine was. */
+    static String spread(List<MachinePeaks.Peaks> samples) {
+        return String.format(Locale.ROOT, "peak samples (%d): read %.1f–%.1f GB/s, FMA %.0f–%.0f GFLOP/s (all cores); the best is used",
+                samples.size(),
+                samples.stream().mapToDouble(MachinePeaks.Peaks::readGBps).min().orElseThrow(),
+                samples.stream().mapToDouble(MachinePeaks.Peaks::readGBps).max().orElseThrow(),
+                samples.stream().mapToDouble(MachinePeaks.Peaks::fmaGflops).min().orElseThrow(),
+                samples.stream().mapToDouble(MachinePeaks.Peaks::fmaGflops).max().orElseThrow());
     }
 
     static Result run(Path file, TensorType type, int threads, int[] prefillLengths, int decodeSteps,
@@ -166,23 +184,21 @@ public final class EngineBenchmark {
             System.out.printf(Locale.ROOT, "decode %d tokens: median %.1f ms/token (mean %.1f, min %.1f); floor %.1f ms (%.1f MB/token)%n",
                     decodeSteps, medianMs, meanMs, stepMs[0], 1e3 * bytes / (peaks.readGBps() * 1e9), bytes / 1e6);
 
-            String profileMd = profile ? profile(model, backend, tokens, peaks) : "";
-            return new Result(type, Files.size(file), bytes, prefill, decodeSteps, medianMs, meanMs, profileMd);
+            List<OpTimer.Stat> prefillProfile = List.of(), decodeProfile = List.of();
+            if (profile) {
+                // Per-op times of one 128-token chunk, then of 8 decode steps after it, through the timing wrapper.
+                OpTimer timer = new OpTimer(backend);
+                Session p = new Session(model, timer, cache(model), 128);
+                p.forward(tokens, 0, 128, null);
+                prefillProfile = timer.stats();
+                timer.reset();
+                for (int i = 0; i < 8; i++) p.forward(tokens, 128 + i, 1, null);
+                decodeProfile = timer.stats();
+                System.out.println("prefill 128 profile:\n" + OpTimer.table(prefillProfile, peaks.readGBps(), peaks.fmaGflops()));
+                System.out.println("decode profile:\n" + OpTimer.table(decodeProfile, peaks.readGBps(), peaks.fmaGflops()));
+            }
+            return new Result(type, Files.size(file), bytes, prefill, decodeSteps, medianMs, meanMs, prefillProfile, decodeProfile);
         }
-    }
-
-    /** Per-op times of one 128-token chunk and 8 decode steps, through the timing wrapper. */
-    private static String profile(LlamaModel model, Backend backend, int[] tokens, MachinePeaks.Peaks peaks) {
-        OpTimer timer = new OpTimer(backend);
-        Session s = new Session(model, timer, cache(model), 128);
-        s.forward(tokens, 0, 128, null);
-        String prefill = timer.table(peaks.readGBps(), peaks.fmaGflops());
-        timer.reset();
-        for (int i = 0; i < 8; i++) s.forward(tokens, 128 + i, 1, null);
-        String decode = timer.table(peaks.readGBps(), peaks.fmaGflops());
-        String md = "Prefill, one chunk of 128 tokens:\n\n" + prefill + "\nDecode, 8 steps after 128 tokens:\n\n" + decode;
-        System.out.println(md);
-        return md;
     }
 
     private static Session session(LlamaModel model, Backend backend, int maxChunk) {
@@ -263,7 +279,8 @@ public final class EngineBenchmark {
         return sb.toString();
     }
 
-    private static String markdown(List<Result> results, MachinePeaks.Peaks p, int threads, String command) {
+    private static String markdown(List<Result> results, MachinePeaks.Peaks p, List<MachinePeaks.Peaks> samples,
+                                   int threads, String command) {
         StringBuilder sb = new StringBuilder();
         sb.append("# CPU engine benchmark: Llama 3.2 1B shape, random weights\n\n");
         sb.append("- date: ").append(ZonedDateTime.now().format(DateTimeFormatter.ISO_OFFSET_DATE_TIME)).append('\n');
@@ -271,7 +288,9 @@ public final class EngineBenchmark {
         sb.append("- JVM: ").append(System.getProperty("java.vm.name")).append(' ').append(System.getProperty("java.version"))
                 .append(", ").append(threads).append(" backend threads\n");
         sb.append("- command: `").append(command).append("`\n");
-        sb.append("- peaks (best of 8 runs, measured before and after the engine runs): ").append(p.describe().replace("\n", "; ").replaceAll(" +", " ")).append("\n\n");
+        sb.append("- peaks (best of 8 runs per sample; sampled before, between and after the engine runs): ")
+                .append(p.describe().replace("\n", "; ").replaceAll(" +", " ")).append("\n");
+        sb.append("- ").append(spread(samples)).append("\n\n");
         sb.append(table(results, p)).append("\n\n");
         sb.append("Prefill: one chunk through `Session.forward` from an empty cache, best of ").append(PREFILL_RUNS)
                 .append("; FLOPs = 2 × matmul parameters per token"
@@ -279,14 +298,18 @@ public final class EngineBenchmark {
                 .append(results.getFirst().decodeTokens()).append(" greedy single-token steps after a ").append(DECODE_PROMPT)
                 .append("-token prompt, median step; bytes per token = all layer matrices + the whole tied output matrix + one embedding row + norms.\n");
         for (Result r : results) {
-            if (!r.profile().isEmpty()) {
-                sb.append("\n## Per-op profile, ").append(r.type()).append("\n\n").append(r.profile());
+            if (!r.prefillProfile().isEmpty()) {
+                sb.append("\n## Per-op profile, ").append(r.type()).append("\n\nPrefill, one chunk of 128 tokens:\n\n")
+                        .append(OpTimer.table(r.prefillProfile(), p.readGBps(), p.fmaGflops()))
+                        .append("\nDecode, 8 steps after those 128 tokens:\n\n")
+                        .append(OpTimer.table(r.decodeProfile(), p.readGBps(), p.fmaGflops()));
             }
         }
         return sb.toString();
     }
 
-    private static String json(List<Result> results, MachinePeaks.Peaks p, int threads, String command) {
+    private static String json(List<Result> results, MachinePeaks.Peaks p, List<MachinePeaks.Peaks> samples,
+                               int threads, String command) {
         String rows = results.stream().map(r -> String.format(Locale.ROOT,
                 "    {\"type\": \"%s\", \"fileBytes\": %d, \"bytesPerDecodedToken\": %d, \"prefill\": [%s], "
                         + "\"decodeTokens\": %d, \"decodeTokensPerSecond\": %.3f, \"medianMsPerToken\": %.2f, \"meanMsPerToken\": %.2f, "
@@ -307,6 +330,7 @@ public final class EngineBenchmark {
                   "threads": %d,
                   "command": "%s",
                   "peaks": {"readGBps1": %.2f, "readGBps": %.2f, "fmaGflops1": %.1f, "fmaGflops": %.1f, "floatLanes": %d},
+                  "peakSamples": {"readGBps": [%s], "fmaGflops": [%s]},
                   "targets": {"decodeOverFloorMax": %.1f, "prefillFractionOfFmaPeakMin": %.2f},
                   "results": [
                 %s
@@ -314,6 +338,8 @@ public final class EngineBenchmark {
                 }
                 """, SEED, ZonedDateTime.now().format(DateTimeFormatter.ISO_OFFSET_DATE_TIME), jsonEscape(machine()), threads,
                 jsonEscape(command), p.readGBps1(), p.readGBps(), p.fmaGflops1(), p.fmaGflops(), p.lanes(),
+                samples.stream().map(x -> String.format(Locale.ROOT, "%.2f", x.readGBps())).collect(Collectors.joining(", ")),
+                samples.stream().map(x -> String.format(Locale.ROOT, "%.1f", x.fmaGflops())).collect(Collectors.joining(", ")),
                 DECODE_TARGET, PREFILL_TARGET, rows);
     }
 

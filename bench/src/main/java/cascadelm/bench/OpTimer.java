@@ -45,12 +45,12 @@ final class OpTimer implements Backend {
     }
 
     /** A Markdown table of the calls, slowest first, with GB/s of weights and GFLOP/s where they apply. */
-    String table(double readGBps, double fmaGflops) {
-        long total = stats.values().stream().mapToLong(s -> s.nanos).sum();
+    static String table(List<Stat> stats, double readGBps, double fmaGflops) {
+        long total = stats.stream().mapToLong(s -> s.nanos).sum();
         StringBuilder sb = new StringBuilder();
         sb.append("| op | calls | ms | % time | weight GB/s (% of peak) | GFLOP/s (% of peak) |\n");
         sb.append("|---|---:|---:|---:|---:|---:|\n");
-        for (Stat s : stats()) {
+        for (Stat s : stats) {
             double sec = s.nanos / 1e9;
             String bw = s.bytes == 0 ? "" : String.format(Locale.ROOT, "%.1f (%.0f%%)",
                     s.bytes / sec / 1e9, 100 * s.bytes / sec / 1e9 / readGBps);
