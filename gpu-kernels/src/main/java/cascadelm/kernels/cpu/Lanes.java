@@ -1,0 +1,31 @@
+package cascadelm.kernels.cpu;
+
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+
+/** The vector shapes every CPU kernel shares: float lanes, and byte/short species with as many lanes. */
+final class Lanes {
+    static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    static final int L = F.length();
+
+    /**
+     * Quantized blocks are 16 or 32 values wide, so their vector paths need 8 or 16 float lanes
+     * (AVX2 or AVX-512); other widths take the scalar loops.
+     */
+    static final boolean QUANT_VECTORS = L == 8 || L == 16;
+    static final VectorSpecies<Byte> B = QUANT_VECTORS ? VectorSpecies.of(byte.class, VectorShape.forBitSize(L * 8)) : null;
+    static final VectorSpecies<Short> S = VectorSpecies.of(short.class, VectorShape.forBitSize(L * 16));
+    static final VectorSpecies<Integer> I = VectorSpecies.of(int.class, F.vectorShape());
+
+    static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+    static final ValueLayout.OfShort SHORT = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(LE);
+    static final ValueLayout.OfFloat FLOAT = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(LE);
+
+    private Lanes() {
+    }
+
+}

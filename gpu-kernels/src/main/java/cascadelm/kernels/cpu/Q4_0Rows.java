@@ -1,0 +1,80 @@
+package cascadelm.kernels.cpu;
+
+import static cascadelm.kernels.cpu.Lanes.B;
+import static cascadelm.kernels.cpu.Lanes.F;
+import static cascadelm.kernels.cpu.Lanes.L;
+import static cascadelm.kernels.cpu.Lanes.LE;
+
+import java.lang.foreign.MemorySegment;
+
+import cascadelm.kernels.TensorType;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+
+/**
+ * Q4_0: blocks of 32 values, an f16 scale then 16 bytes; low nibbles are values 0..15, high nibbles
+ * values 16..31; value = d·(q − 8).
+ */
+final class Q4_0Rows extends RowKernel {
+    private static final int BYTES = 18;
+
+    Q4_0Rows() {
+        super(TensorType.Q4_0);
+    }
+
+    @Override
+    float dot(MemorySegment w, long rowOffset, float[] x, int xOffset, int cols) {
+        if (!Lanes.QUANT_VECTORS) {
+            return scalarDot(w, rowOffset, x, xOffset, cols);
+        }
+        FloatVector acc0 = FloatVector.zero(F), acc1 = acc0;
+        int blocks = cols / 32;
+        int b = 0;
+        for (; b + 1 < blocks; b += 2) {
+            long at = rowOffset + (long) b * BYTES;
+            acc0 = block(w, at, x, xOffset + 32 * b).fma(FloatVector.broadcast(F, half(w, at)), acc0);
+            acc1 = block(w, at + BYTES, x, xOffset + 32 * b + 32).fma(FloatVector.broadcast(F, half(w, at + BYTES)), acc1);
+        }
+        if (b < blocks) {
+            long at = rowOffset + (long) b * BYTES;
+            acc0 = block(w, at, x, xOffset + 32 * b).fma(FloatVector.broadcast(F, half(w, at)), acc0);
+        }
+        return acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+    }
+
+    private static FloatVector block(MemorySegment w, long at, float[] x, int xAt) {
+        FloatVector s = FloatVector.zero(F);
+        for (int j = 0; j < 16; j += L) {
+            ByteVector q = ByteVector.fromMemorySegment(B, w, at + 2 + j, LE);
+            FloatVector lo = (FloatVector) q.and((byte) 0xF).sub((byte) 8).castShape(F, 0);
+            FloatVector hi = (FloatVector) q.lanewise(VectorOperators.LSHR, 4).sub((byte) 8).castShape(F, 0);
+            s = lo.fma(FloatVector.fromArray(F, x, xAt + j), s);
+            s = hi.fma(FloatVector.fromArray(F, x, xAt + 16 + j), s);
+        }
+        return s;
+    }
+
+    @Override
+    void dequantize(MemorySegment w, long rowOffset, int fromCol, int toCol, float[] out, int outOffset) {
+        if (!Lanes.QUANT_VECTORS) {
+            scalarDequantize(w, rowOffset, fromCol, toCol, out, outOffset);
+            return;
+        }
+        for (int b = fromCol / 32, o = outOffset; b < toCol / 32; b++, o += 32) {
+            long at = rowOffset + (long) b * BYTES;
+            float d = half(w, at);
+            for (int j = 0; j < 16; j += L) {
+                ByteVector q = ByteVector.fromMemorySegment(B, w, at + 2 + j, LE);
+                ((FloatVector) q.and((byte) 0xF).sub((byte) 8).castShape(F, 0)).mul(d).intoArray(out, o + j);
+                ((FloatVector) q.lanewise(VectorOperators.LSHR, 4).sub((byte) 8).castShape(F, 0)).mul(d).intoArray(out, o + 16 + j);
+            }
+        }
+    }
+
+    @Override
+    float scalarValue(MemorySegment w, long blockOffset, int i) {
+        int q = u8(w, blockOffset + 2 + (i & 15));
+        return half(w, blockOffset) * ((i < 16 ? q & 0xF : q >> 4) - 8);
+    }
+}

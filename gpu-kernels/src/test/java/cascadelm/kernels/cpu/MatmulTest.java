@@ -1,0 +1,126 @@
+package cascadelm.kernels.cpu;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.Random;
+
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+import cascadelm.kernels.Matrix;
+import cascadelm.kernels.Quantizer;
+import cascadelm.kernels.ReferenceDecoder;
+import cascadelm.kernels.TensorType;
+
+/**
+ * Matmul against a float64 product of the exactly decoded weights. Tolerance: float32 accumulation error
+ * grows like sqrt(K) roundings of 2^-24 relative to Σ|w·x|; 1e-6 · sqrt(K) · Σ|w·x| leaves a wide
+ * margin yet is far below the error of a single wrong weight.
+ */
+class MatmulTest {
+    private static final CpuBackend TWO = new CpuBackend(2);
+    private static final CpuBackend ONE = new CpuBackend(1);
+
+    @AfterAll
+    static void close() {
+        TWO.close();
+        ONE.close();
+    }
+
+    private static float[] gaussian(Random r, int n) {
+        float[] v = new float[n];
+        for (int i = 0; i < n; i++) v[i] = (float) r.nextGaussian();
+        return v;
+    }
+
+    private static void check(TensorType type, int rows, int cols, int n, long seed) {
+        Random r = new Random(seed);
+        float[] values = gaussian(r, rows * cols);
+        float[] x = gaussian(r, n * cols);
+        Matrix w = Quantizer.matrix(type, values, rows, cols);
+        double[] decoded = ReferenceDecoder.decode(type, Quantizer.quantize(type, values), rows * cols);
+        float[] out = new float[n * rows];
+        TWO.matmul(w, x, out, n);
+        for (int t = 0; t < n; t++) {
+            for (int row = 0; row < rows; row++) {
+                double sum = 0, magnitude = 0;
+                for (int c = 0; c < cols; c++) {
+                    double p = decoded[row * cols + c] * x[t * cols + c];
+                    sum += p;
+                    magnitude += Math.abs(p);
+                }
+                double err = Math.abs(out[t * rows + row] - sum);
+                double tol = 1e-6 * Math.sqrt(cols) * magnitude + 1e-30;
+                int tt = t, rr = row;
+                assertTrue(err <= tol, () -> type + " " + rows + "x" + cols + " n=" + n + " seed " + seed + " out[" + tt + ","
+                        + rr + "]: error " + err + " > " + tol);
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(TensorType.class)
+    void decodeMatchesFloat64Reference(TensorType type) {
+        check(type, 67, 512, 1, 100 + type.ordinal());
+        check(type, 9, 2048, 1, 200 + type.ordinal());
+    }
+
+    @ParameterizedTest
+    @EnumSource(TensorType.class)
+    void smallBatchMatchesFloat64Reference(TensorType type) {
+        check(type, 33, 512, 3, 300 + type.ordinal());
+    }
+
+    @ParameterizedTest
+    @EnumSource(TensorType.class)
+    void prefillBatchMatchesFloat64Reference(TensorType type) {
+        check(type, 64, 512, 64, 400 + type.ordinal());
+        // 2304 columns: two full column tiles and a partial one; 37 rows: a partial row tile and register tile.
+        check(type, 37, 2304, 9, 500 + type.ordinal());
+    }
+
+    @ParameterizedTest
+    @EnumSource(TensorType.class)
+    void singleBlockRowsOfOddCount(TensorType type) {
+        for (int n : new int[] {1, 3, 64}) {
+            check(type, 13, type.blockSize, n, 600 + n + type.ordinal());
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = TensorType.class, names = {"F32", "F16", "BF16"})
+    void columnsOffTheVectorWidth(TensorType type) {
+        for (int n : new int[] {1, 2, 5}) {
+            check(type, 11, 37, n, 700 + n);
+            check(type, 5, 1029, n, 710 + n);
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(TensorType.class)
+    void oneAndTwoThreadsGiveIdenticalResults(TensorType type) {
+        Random r = new Random(800 + type.ordinal());
+        int rows = 45, cols = 1024;
+        Matrix w = Quantizer.matrix(type, gaussian(r, rows * cols), rows, cols);
+        for (int n : new int[] {1, 7, 64}) {
+            float[] x = gaussian(r, n * cols);
+            float[] a = new float[n * rows];
+            float[] b = new float[n * rows];
+            ONE.matmul(w, x, a, n);
+            TWO.matmul(w, x, b, n);
+            // Each output is one task's work whichever thread runs it; the tolerance only covers a row
+            // that the interpreter and compiled code reduce in different lane orders.
+            assertArrayEquals(a, b, 1e-4f, type + " n=" + n);
+        }
+    }
+
+    @Test
+    void defaultThreadCountIsTheProcessorCount() {
+        try (CpuBackend b = new CpuBackend(0)) {
+            assertTrue(b.threads() == Runtime.getRuntime().availableProcessors());
+        }
+    }
+}
