@@ -89,17 +89,21 @@ final class InspectCommand implements Callable<Integer> {
         byType.entrySet().stream()
                 .sorted((a, b) -> Long.compare(b.getValue(), a.getValue()))
                 .forEach(e -> sb.append(sb.isEmpty() ? "" : ", ").append(e.getKey())
-                        .append(String.format(Locale.ROOT, " %.0f%%", 100.0 * e.getValue() / all)));
+                        .append(percent(100.0 * e.getValue() / all)));
         return sb.toString();
     }
 
     private static String chatTemplate(Metadata m) {
         if (!m.has("tokenizer.chat_template")) return "none";
         try {
-            return "present (" + ChatTemplate.fromMetadata(m).name() + ")";
+            return "present (" + ChatTemplate.fromMetadata(m).format().name().toLowerCase(java.util.Locale.ROOT) + ")";
         } catch (RuntimeException e) {
             return "present (a format --chat does not support)";
         }
+    }
+
+    private static String percent(double p) {
+        return p > 0 && p < 0.5 ? " <1%" : String.format(Locale.ROOT, " %.0f%%", p);
     }
 
     static String humanBytes(long bytes) {

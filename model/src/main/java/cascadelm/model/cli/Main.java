@@ -17,13 +17,16 @@ import java.nio.file.NoSuchFileException;
         description = "Llama-family language models with a cascading KV cache.",
         subcommands = {GenerateCommand.class, InspectCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
     public static final int EXIT_FAILURE = 1;
     public static final int EXIT_USAGE = 2;
     public static final int EXIT_BAD_MODEL = 3;
 
     @Override
     public void run() {
-        throw new CommandLine.ParameterException(new CommandLine(this), "a command is required (generate, inspect)");
+        throw new CommandLine.ParameterException(spec.commandLine(), "a command is required (generate, inspect)");
     }
 
     public static void main(String[] args) {
@@ -47,13 +50,20 @@ public final class Main implements Runnable {
             }
         }
         cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
-            boolean verbose = parseResult.hasMatchedOption("--verbose");
+            boolean verbose = verbose(parseResult);
             commandLine.getErr().println("cascade-lm: " + oneLine(e));
             if (verbose) e.printStackTrace(commandLine.getErr());
             commandLine.getErr().flush();
             return exitCode(e);
         });
         return cli.execute(args);
+    }
+
+    private static boolean verbose(CommandLine.ParseResult result) {
+        for (CommandLine.ParseResult r = result; r != null; r = r.subcommand()) {
+            if (r.hasMatchedOption("--verbose")) return true;
+        }
+        return false;
     }
 
     static int exitCode(Throwable e) {

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import cascadelm.model.gguf.MapMetadata;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.URISyntaxException;
@@ -26,6 +27,8 @@ import org.junit.jupiter.api.TestFactory;
  * decoded text, and for BPE the ids with special tokens parsed.
  */
 class ReferenceFixturesTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
 
     @TestFactory
     Stream<DynamicTest> llamaSpmMatchesSentencePiece() throws IOException {
@@ -88,7 +91,7 @@ class ReferenceFixturesTest {
 
     /** A byte-level BPE vocabulary from a Hugging Face tokenizer.json, as llama.cpp's converter writes it to GGUF. */
     private static MapMetadata huggingFaceBpe(String resource, String pre) {
-        Map<?, ?> json = (Map<?, ?>) Json.parse(read(resource));
+        Map<?, ?> json = (Map<?, ?>) parse(read(resource));
         Map<?, ?> model = (Map<?, ?>) json.get("model");
         Map<?, ?> vocab = (Map<?, ?>) model.get("vocab");
         List<?> added = (List<?>) json.get("added_tokens");
@@ -120,7 +123,15 @@ class ReferenceFixturesTest {
 
     @SuppressWarnings("unchecked")
     private static Map<String, Object> fixture(String name) {
-        return (Map<String, Object>) Json.parse(read("fixtures/tokenizer/" + name + ".json"));
+        return (Map<String, Object>) parse(read("fixtures/tokenizer/" + name + ".json"));
+    }
+
+    private static Object parse(String json) {
+        try {
+            return JSON.readValue(json, Object.class);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 
     private static int[] ints(Object list) {

@@ -1,0 +1,125 @@
+package cascadelm.model.cli;
+
+import cascadelm.model.llama.TinyModel;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class MainTest {
+    @TempDir
+    Path dir;
+
+    private final StringWriter out = new StringWriter();
+    private final StringWriter err = new StringWriter();
+
+    private int run(String... args) {
+        return Main.run(args, new PrintWriter(out, true), new PrintWriter(err, true));
+    }
+
+    private Path tinyModel() throws Exception {
+        return new TinyModel("llama", 32, 1, 4, 2, 8, 48, true, 3).write(dir);
+    }
+
+    @Test
+    void noCommandIsAUsageError() {
+        assertEquals(2, run());
+        assertTrue(err.toString().contains("command"), err.toString());
+    }
+
+    @Test
+    void unknownOptionIsAUsageError() {
+        assertEquals(2, run("generate", "--bogus"));
+    }
+
+    @Test
+    void helpListsTheCommands() {
+        assertEquals(0, run("--help"));
+        assertTrue(out.toString().contains("generate") && out.toString().contains("inspect"), out.toString());
+    }
+
+    @Test
+    void missingModelFileExitsWithThreeAndOneLine() {
+        assertEquals(3, run("generate", "--model", dir.resolve("nope.gguf").toString(), "--prompt", "hi"));
+        assertTrue(err.toString().contains("nope.gguf"), err.toString());
+        assertEquals(1, err.toString().strip().lines().count(), "one line, no stack trace: " + err);
+    }
+
+    @Test
+    void garbageModelFileExitsWithThree() throws Exception {
+        Path bad = Files.write(dir.resolve("bad.gguf"), "this is not a model".getBytes());
+        assertEquals(3, run("inspect", bad.toString()));
+        assertTrue(err.toString().startsWith("cascade-lm: bad model file"), err.toString());
+        assertFalse(err.toString().contains("\tat "), "no stack trace without --verbose");
+    }
+
+    @Test
+    void verboseAddsTheStackTrace() throws Exception {
+        Path bad = Files.write(dir.resolve("bad.gguf"), "GGUF garbage".getBytes());
+        assertEquals(3, run("generate", "--model", bad.toString(), "--prompt", "x", "--verbose"));
+        assertTrue(err.toString().contains("\tat "), err.toString());
+    }
+
+    @Test
+    void invalidSettingsNameTheOption() throws Exception {
+        Path model = tinyModel();
+        assertEquals(2, run("generate", "--model", model.toString(), "--prompt", "x", "--top-p", "2"));
+        assertTrue(err.toString().contains("--top-p"), err.toString());
+    }
+
+    @Test
+    void promptFileThatIsNotUtf8IsAUsageError() throws Exception {
+        Path model = tinyModel();
+        Path prompt = Files.write(dir.resolve("p.txt"), new byte[]{'a', (byte) 0xC3, (byte) 0x28});
+        assertEquals(2, run("generate", "--model", model.toString(), "--prompt-file", prompt.toString()));
+        assertTrue(err.toString().contains("UTF-8"), err.toString());
+    }
+
+    @Test
+    void generateStreamsTokensAndReportsASummary() throws Exception {
+        Path model = tinyModel();
+        assertEquals(0, run("generate", "--model", model.toString(), "--prompt", "the test", "--max-tokens", "5"));
+        assertTrue(err.toString().matches("(?s)tokens in \\d+, out \\d+ .*prefill .* tok/s .*decode .* tok/s.*\\n"), err.toString());
+    }
+
+    @Test
+    void greedyGenerationIsRepeatable() throws Exception {
+        Path model = tinyModel();
+        run("generate", "--model", model.toString(), "--prompt", "tttt", "--max-tokens", "8");
+        String first = out.toString();
+        out.getBuffer().setLength(0);
+        run("generate", "--model", model.toString(), "--prompt", "tttt", "--max-tokens", "8", "--threads", "1");
+        assertEquals(first, out.toString());
+    }
+
+    @Test
+    void inspectDescribesTheModel() throws Exception {
+        assertEquals(0, run("inspect", tinyModel().toString()));
+        String s = out.toString();
+        assertTrue(s.contains("architecture    llama"), s);
+        assertTrue(s.contains("heads           4 query, 2 key/value, head dim 8"), s);
+        assertTrue(s.contains("quantization    F32 100%"), s);
+        assertTrue(s.contains("tied to the token embedding"), s);
+        assertTrue(s.contains("chat template   none"), s);
+    }
+
+    @Test
+    void settingsFileSuppliesDefaults() throws Exception {
+        Path model = tinyModel();
+        Path conf = Files.writeString(dir.resolve("c.properties"), "generate.max-tokens=-4\n");
+        System.setProperty("cascadelm.conf", conf.toString());
+        try {
+            assertEquals(2, run("generate", "--model", model.toString(), "--prompt", "x"));
+            assertTrue(err.toString().contains("--max-tokens must be ≥ 0, got -4"), err.toString());
+        } finally {
+            System.clearProperty("cascadelm.conf");
+        }
+    }
+}

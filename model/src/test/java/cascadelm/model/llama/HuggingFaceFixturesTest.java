@@ -1,0 +1,168 @@
+package cascadelm.model.llama;
+
+import cascadelm.kernels.cpu.CpuBackend;
+import cascadelm.model.cache.FullCache;
+import cascadelm.model.cli.Main;
+import cascadelm.model.generate.Generator;
+import cascadelm.model.generate.Sampler;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.TestFactory;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.net.URISyntaxException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.stream.StreamSupport;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The engine against Hugging Face transformers: random Llama, Llama 3 (rope scaling, tied) and Qwen2
+ * (biases, tied) models exported to GGUF by tools/reference, with transformers' logits for 300 tokens
+ * and its greedy continuations recorded per file (see fixtures/README.md).
+ */
+class HuggingFaceFixturesTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final CpuBackend BACKEND = new CpuBackend(0);
+
+    /**
+     * Largest |engine − transformers| allowed, relative to the largest |logit| of the row (≈ 3–10 here).
+     * Both run float32 on the same effective weights; only summation order differs.
+     */
+    private static final Map<String, Double> TOLERANCE = Map.of(
+            "F32", 1e-4, "F16", 1e-4, "BF16", 1e-4, "Q8_0", 1e-4, "Q4_0", 1e-4);
+
+    @AfterAll
+    static void closeBackend() {
+        BACKEND.close();
+    }
+
+    @TestFactory
+    List<DynamicTest> everyFixtureFile() throws IOException {
+        List<DynamicTest> tests = new ArrayList<>();
+        for (String name : List.of("llama-spm", "qwen2-bpe", "llama3-bpe")) {
+            JsonNode manifest = JSON.readTree(fixture(name + ".json").toFile());
+            for (String variant : iterable(manifest.get("variants").fieldNames())) {
+                JsonNode v = manifest.get("variants").get(variant);
+                Path gguf = fixture(v.get("gguf").asText());
+                tests.add(DynamicTest.dynamicTest(name + " " + variant + " logits",
+                        () -> logitsMatch(manifest, v, gguf, TOLERANCE.get(variant))));
+                tests.add(DynamicTest.dynamicTest(name + " " + variant + " greedy continuation",
+                        () -> greedyContinuationMatches(v.get("greedy"), gguf)));
+                tests.add(DynamicTest.dynamicTest(name + " " + variant + " through the CLI",
+                        () -> cliPrintsTheContinuation(v.get("greedy"), gguf)));
+            }
+            tests.add(DynamicTest.dynamicTest(name + " tokenizer gives the fixture's token ids",
+                    () -> tokenizerMatches(manifest, fixture(manifest.get("variants").get("F32").get("gguf").asText()))));
+        }
+        return tests;
+    }
+
+    private static void logitsMatch(JsonNode manifest, JsonNode variant, Path gguf, double tolerance) throws IOException {
+        int[] ids = ints(manifest.get("tokens").get("ids"));
+        JsonNode logits = variant.get("logits");
+        int firstRow = logits.get("first_position").asInt();
+        int rows = logits.get("shape").get(0).asInt();
+        int vocab = logits.get("shape").get(1).asInt();
+        float[] expected = readFloats(fixture(logits.get("file").asText()), rows * vocab);
+        try (LlamaModel model = LlamaModel.open(gguf)) {
+            ModelConfig c = model.config();
+            // Uneven chunks on purpose: the cache must join them seamlessly.
+            Session s = new Session(model, BACKEND, new FullCache(c.layers(), c.kvHeads(), c.headDim(), 16), 64);
+            float[] all = new float[64 * vocab];
+            double worstRatio = 0;
+            for (int start = 0; start < ids.length; start += 64) {
+                int n = Math.min(64, ids.length - start);
+                s.forward(ids, start, n, all);
+                for (int i = 0; i < n; i++) {
+                    int row = start + i - firstRow;
+                    if (row < 0 || row >= rows) continue;
+                    double scale = 0, worst = 0;
+                    for (int j = 0; j < vocab; j++) {
+                        scale = Math.max(scale, Math.abs(expected[row * vocab + j]));
+                        worst = Math.max(worst, Math.abs(all[i * vocab + j] - expected[row * vocab + j]));
+                    }
+                    assertTrue(worst <= tolerance * scale, gguf.getFileName() + " position " + (start + i)
+                            + ": max |Δ| " + worst + " exceeds " + tolerance + " × " + scale);
+                    worstRatio = Math.max(worstRatio, worst / scale);
+                }
+            }
+            assertTrue(worstRatio < tolerance);
+        }
+    }
+
+    private static void greedyContinuationMatches(JsonNode greedy, Path gguf) throws IOException {
+        int[] prompt = ints(greedy.get("prompt_ids"));
+        int[] expected = ints(greedy.get("new_ids"));
+        try (LlamaModel model = LlamaModel.open(gguf)) {
+            ModelConfig c = model.config();
+            Session s = new Session(model, BACKEND, new FullCache(c.layers(), c.kvHeads(), c.headDim(), 64), 7);
+            Generator.Result r = Generator.generate(s, prompt, Sampler.greedy(), expected.length, Set.of(), t -> { });
+            assertArrayEquals(expected, r.tokens());
+            assertEquals(greedy.get("text").asText(), model.tokenizer().decode(r.tokens()));
+        }
+    }
+
+    /** What a user sees: the prompt text in, the continuation text out (no fixture stops early). */
+    private static void cliPrintsTheContinuation(JsonNode greedy, Path gguf) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        int code = Main.run(new String[]{"generate", "--model", gguf.toString(), "--prompt",
+                        greedy.get("prompt_text").asText(), "--max-tokens", "32"},
+                new PrintWriter(out, true), new PrintWriter(err, true));
+        assertEquals(0, code, err.toString());
+        // The CLI ends the stream with a newline; sentencepiece's decode drops a leading space.
+        assertEquals(greedy.get("text").asText().strip(), out.toString().strip());
+    }
+
+    private static void tokenizerMatches(JsonNode manifest, Path gguf) throws IOException {
+        JsonNode tokens = manifest.get("tokens");
+        int[] ids = ints(tokens.get("ids"));
+        int[] bos = ints(tokens.get("bos_prefix"));
+        try (LlamaModel model = LlamaModel.open(gguf)) {
+            int[] encoded = model.tokenizer().encode(tokens.get("source_text").asText());
+            int[] expectedBody = Arrays.copyOfRange(ids, bos.length, ids.length);
+            assertArrayEquals(expectedBody, Arrays.copyOf(encoded, expectedBody.length));
+            assertEquals(bos.length == 1, model.tokenizer().addBos());
+            if (bos.length == 1) assertEquals(bos[0], model.tokenizer().bosToken());
+        }
+    }
+
+    private static Path fixture(String file) {
+        try {
+            return Path.of(HuggingFaceFixturesTest.class.getResource("/fixtures/models/" + file).toURI());
+        } catch (URISyntaxException | NullPointerException e) {
+            throw new IllegalStateException("missing fixture " + file, e);
+        }
+    }
+
+    private static float[] readFloats(Path file, int count) throws IOException {
+        ByteBuffer b = ByteBuffer.wrap(Files.readAllBytes(file)).order(ByteOrder.LITTLE_ENDIAN);
+        assertEquals(count * 4L, b.capacity(), "size of " + file.getFileName());
+        float[] f = new float[count];
+        b.asFloatBuffer().get(f);
+        return f;
+    }
+
+    private static int[] ints(JsonNode array) {
+        return StreamSupport.stream(array.spliterator(), false).mapToInt(JsonNode::asInt).toArray();
+    }
+
+    private static <T> Iterable<T> iterable(java.util.Iterator<T> it) {
+        return () -> it;
+    }
+}
