@@ -37,6 +37,9 @@ public final class EngineBenchmark {
     private static final long SEED = 42;
     private static final int DECODE_PROMPT = 16;
     private static final int PREFILL_RUNS = 2;
+    // Measure only when other processes use under 10 % of the CPUs, waiting at most this long for it.
+    private static final double QUIET = 0.10;
+    private static final int QUIET_WAIT_S = 180;
     private static final double DECODE_TARGET = 1.5;    // decode time at most 1.5 × the bandwidth floor
     private static final double PREFILL_TARGET = 0.40;  // prefill at least 40 % of the FMA peak
 
@@ -53,7 +56,8 @@ public final class EngineBenchmark {
     /** Decode is reported by the median step (robust to a neighbour's burst); the mean is kept in the JSON. */
     record Result(TensorType type, long fileBytes, long bytesPerToken, List<Prefill> prefill,
                   int decodeTokens, double msPerToken, double meanMsPerToken,
-                  List<OpTimer.Stat> prefillProfile, List<OpTimer.Stat> decodeProfile) {
+                  List<OpTimer.Stat> prefillProfile, List<OpTimer.Stat> decodeProfile,
+                  double othersCpu, double steal) {
         double decodeTokensPerSecond() {
             return 1e3 / msPerToken;
         }
@@ -122,6 +126,7 @@ public final class EngineBenchmark {
     }
 
     private static MachinePeaks.Peaks samplePeaks(int threads) throws Exception {
+        CpuLoad.waitForQuiet(QUIET, QUIET_WAIT_S);
         System.out.println("measuring machine peaks on " + threads + " threads...");
         MachinePeaks.Peaks p = MachinePeaks.measure(threads);
         System.out.println(p.describe());
@@ -139,7 +144,7 @@ public final class EngineBenchmark {
     }
 
     static Result run(Path file, TensorType type, int threads, int[] prefillLengths, int decodeSteps,
-                      boolean profile, MachinePeaks.Peaks peaks) throws IOException {
+                      boolean profile, MachinePeaks.Peaks peaks) throws IOException, InterruptedException {
         int maxChunk = Arrays.stream(prefillLengths).max().orElse(1);
         try (LlamaModel model = LlamaModel.open(file); Backend backend = new CpuBackend(threads)) {
             ModelConfig c = model.config();
@@ -153,6 +158,8 @@ public final class EngineBenchmark {
             for (int i = 0; i < 8; i++) warm.forward(tokens, 64 + i, 1, null);
             warm.forward(tokens, 0, Math.min(64, maxChunk), null);
 
+            CpuLoad.waitForQuiet(QUIET, QUIET_WAIT_S);
+            CpuLoad.Snapshot load0 = CpuLoad.now();
             List<Prefill> prefill = new ArrayList<>();
             for (int n : prefillLengths) {
                 double sec = Double.MAX_VALUE;
@@ -177,6 +184,11 @@ public final class EngineBenchmark {
                 logits = s.forward(one, 0, 1, null);
                 stepMs[i] = (System.nanoTime() - t0) / 1e6;
             }
+            CpuLoad.Snapshot load1 = CpuLoad.now();
+            double others = CpuLoad.othersShare(load0, load1);
+            double steal = CpuLoad.stealShare(load0, load1);
+            System.out.printf(Locale.ROOT, "while measuring, other processes used %.0f%% of the CPUs (steal %.0f%%)%n",
+                    100 * others, 100 * steal);
             double meanMs = Arrays.stream(stepMs).sum() / decodeSteps;
             Arrays.sort(stepMs);
             double medianMs = stepMs[decodeSteps / 2];
@@ -197,7 +209,8 @@ public final class EngineBenchmark {
                 System.out.println("prefill 128 profile:\n" + OpTimer.table(prefillProfile, peaks.readGBps(), peaks.fmaGflops()));
                 System.out.println("decode profile:\n" + OpTimer.table(decodeProfile, peaks.readGBps(), peaks.fmaGflops()));
             }
-            return new Result(type, Files.size(file), bytes, prefill, decodeSteps, medianMs, meanMs, prefillProfile, decodeProfile);
+            return new Result(type, Files.size(file), bytes, prefill, decodeSteps, medianMs, meanMs, prefillProfile,
+                    decodeProfile, others, steal);
         }
     }
 
@@ -262,19 +275,20 @@ public final class EngineBenchmark {
         for (Prefill pf : results.getFirst().prefill()) {
             sb.append("prefill ").append(pf.tokens()).append(" tok/s | % FMA peak | ");
         }
-        sb.append("decode tok/s | ms/token (median) | floor ms | × floor |\n|---|---:|");
+        sb.append("decode tok/s | ms/token (median) | floor ms | × floor | others' CPU |\n|---|---:|");
         sb.append("---:|---:|".repeat(results.getFirst().prefill().size()));
-        sb.append("---:|---:|---:|---:|\n");
+        sb.append("---:|---:|---:|---:|---:|\n");
         for (Result r : results) {
             sb.append(String.format(Locale.ROOT, "| %s | %.2f | ", r.type(), r.fileBytes() / 1e9));
             for (Prefill pf : r.prefill()) {
                 sb.append(String.format(Locale.ROOT, "%.1f | %.1f%% | ", pf.tokensPerSecond(), 100 * pf.gflops() / p.fmaGflops()));
             }
-            sb.append(String.format(Locale.ROOT, "%.2f | %.1f | %.1f | %.2f× |%n", r.decodeTokensPerSecond(),
-                    r.msPerToken(), r.floorMs(p), r.msPerToken() / r.floorMs(p)));
+            sb.append(String.format(Locale.ROOT, "%.2f | %.1f | %.1f | %.2f× | %.0f%% |%n", r.decodeTokensPerSecond(),
+                    r.msPerToken(), r.floorMs(p), r.msPerToken() / r.floorMs(p), 100 * r.othersCpu()));
         }
         sb.append(String.format(Locale.ROOT, "%nTargets: decode ≤ %.1f× floor; prefill ≥ %.0f%% of the FMA peak "
-                + "(%.0f GFLOP/s); floor = weight bytes per token / %.1f GB/s.", DECODE_TARGET, 100 * PREFILL_TARGET,
+                + "(%.0f GFLOP/s); floor = weight bytes per token / %.1f GB/s;%n"
+                + "others' CPU = share of the cores other processes used while the row was measured.", DECODE_TARGET, 100 * PREFILL_TARGET,
                 p.fmaGflops(), p.readGBps()));
         return sb.toString();
     }
@@ -313,13 +327,14 @@ public final class EngineBenchmark {
         String rows = results.stream().map(r -> String.format(Locale.ROOT,
                 "    {\"type\": \"%s\", \"fileBytes\": %d, \"bytesPerDecodedToken\": %d, \"prefill\": [%s], "
                         + "\"decodeTokens\": %d, \"decodeTokensPerSecond\": %.3f, \"medianMsPerToken\": %.2f, \"meanMsPerToken\": %.2f, "
-                        + "\"floorMs\": %.2f, \"decodeOverFloor\": %.3f}",
+                        + "\"floorMs\": %.2f, \"decodeOverFloor\": %.3f, \"othersCpuShare\": %.3f, \"stealShare\": %.3f}",
                 r.type(), r.fileBytes(), r.bytesPerToken(),
                 r.prefill().stream().map(pf -> String.format(Locale.ROOT,
                         "{\"tokens\": %d, \"seconds\": %.3f, \"tokensPerSecond\": %.2f, \"gflops\": %.1f, \"fractionOfFmaPeak\": %.4f}",
                         pf.tokens(), pf.seconds(), pf.tokensPerSecond(), pf.gflops(), pf.gflops() / p.fmaGflops()))
                         .collect(Collectors.joining(", ")),
-                r.decodeTokens(), r.decodeTokensPerSecond(), r.msPerToken(), r.meanMsPerToken(), r.floorMs(p), r.msPerToken() / r.floorMs(p)))
+                r.decodeTokens(), r.decodeTokensPerSecond(), r.msPerToken(), r.meanMsPerToken(), r.floorMs(p), r.msPerToken() / r.floorMs(p),
+                r.othersCpu(), r.steal()))
                 .collect(Collectors.joining(",\n"));
         return String.format(Locale.ROOT, """
                 {
