@@ -22,6 +22,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Supplier;
 
 /**
  * Builds a GGUF v3 file: metadata and already-encoded tensors (quantization is the caller's business),
@@ -47,7 +48,8 @@ public final class GgufWriter {
     private final Set<String> tensorNames = new HashSet<>();
     private long alignment = GgufFile.DEFAULT_ALIGNMENT;
 
-    private record Tensor(String name, GgmlType type, long[] dims, MemorySegment data) {}
+    // data is asked for only when the file is written (see the streaming putTensor).
+    private record Tensor(String name, GgmlType type, long[] dims, long byteSize, Supplier<MemorySegment> data) {}
 
     /** Sets general.alignment (a power of two up to 1 MiB); the default is 32 and is not written. */
     public GgufWriter alignment(long alignment) {
@@ -108,6 +110,31 @@ public final class GgufWriter {
      * read when the file is written.
      */
     public GgufWriter putTensor(String name, GgmlType type, long[] dims, MemorySegment data) {
+        long bytes = checkTensor(name, type, dims);
+        if (data.byteSize() != bytes) {
+            throw new IllegalArgumentException("tensor " + name + ": " + type + " " + Arrays.toString(dims)
+                    + " takes " + bytes + " bytes, the data has " + data.byteSize());
+        }
+        return addTensor(new Tensor(name, type, dims.clone(), bytes, () -> data));
+    }
+
+    /**
+     * A tensor whose encoded bytes are produced only when {@link #write} reaches it, and dropped once
+     * written: files larger than memory (a multi-GB model being generated) take one tensor's worth at a time.
+     */
+    public GgufWriter putTensor(String name, TensorType type, long[] dims, Supplier<MemorySegment> data) {
+        GgmlType t = GgmlType.of(type);
+        return addTensor(new Tensor(name, t, dims.clone(), checkTensor(name, t, dims), data));
+    }
+
+    private GgufWriter addTensor(Tensor t) {
+        tensorNames.add(t.name);
+        tensors.add(t);
+        return this;
+    }
+
+    /** Checks name and shape; returns the tensor's byte size. */
+    private long checkTensor(String name, GgmlType type, long[] dims) {
         byte[] utf8 = utf8(name);
         // ggml keeps names in a 64-byte buffer with a terminating zero.
         if (utf8.length == 0 || utf8.length > 63) {
@@ -130,14 +157,7 @@ public final class GgufWriter {
             throw new IllegalArgumentException("tensor " + name + ": row length " + dims[0] + " is not a multiple of "
                     + type + "'s block size " + type.blockSize);
         }
-        long bytes = Math.multiplyExact(elements / type.blockSize, (long) type.bytesPerBlock);
-        if (data.byteSize() != bytes) {
-            throw new IllegalArgumentException("tensor " + name + ": " + type + " " + Arrays.toString(dims)
-                    + " takes " + bytes + " bytes, the data has " + data.byteSize());
-        }
-        tensorNames.add(name);
-        tensors.add(new Tensor(name, type, dims.clone(), data));
-        return this;
+        return Math.multiplyExact(elements / type.blockSize, (long) type.bytesPerBlock);
     }
 
     /** An F32 tensor from floats. */
@@ -169,7 +189,7 @@ public final class GgufWriter {
             header.u32(t.type.id);
             header.u64(offset);
             offsets.add(offset);
-            offset = GgufFile.alignUp(offset + t.data.byteSize(), alignment);
+            offset = GgufFile.alignUp(offset + t.byteSize, alignment);
         }
         byte[] head = header.toByteArray();
         long dataStart = GgufFile.alignUp(head.length, alignment);
@@ -179,7 +199,12 @@ public final class GgufWriter {
             writeFully(ch, ByteBuffer.wrap(head));
             zeros(ch, dataStart - head.length);
             for (int i = 0; i < tensors.size(); i++) {
-                MemorySegment data = tensors.get(i).data;
+                Tensor t = tensors.get(i);
+                MemorySegment data = t.data.get();
+                if (data.byteSize() != t.byteSize) {
+                    throw new IllegalStateException("tensor " + t.name + ": the data has " + data.byteSize()
+                            + " bytes, its type and dimensions take " + t.byteSize);
+                }
                 // ByteBuffers stop at 2 GiB: write large tensors a slice at a time.
                 for (long at = 0; at < data.byteSize(); at += 1 << 30) {
                     writeFully(ch, data.asSlice(at, Math.min(1 << 30, data.byteSize() - at)).asByteBuffer());

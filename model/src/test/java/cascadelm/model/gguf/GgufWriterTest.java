@@ -169,6 +169,24 @@ class GgufWriterTest {
                 () -> w.putTensor("t", TensorType.F32, new long[] {1}, new byte[4]));
     }
 
+    @Test
+    void streamedTensorsAreProducedAtWriteTimeInOrder() throws IOException {
+        java.util.List<String> produced = new java.util.ArrayList<>();
+        byte[] a = bytes(new Random(1), 8);
+        byte[] b = bytes(new Random(2), 34);
+        GgufWriter w = new GgufWriter()
+                .putTensor("a", TensorType.F16, new long[] {4}, () -> { produced.add("a"); return MemorySegment.ofArray(a); })
+                .putTensor("b", TensorType.Q8_0, new long[] {32}, () -> { produced.add("b"); return MemorySegment.ofArray(b); });
+        assertTrue(produced.isEmpty());
+        try (GgufFile f = roundTrip(w)) {
+            assertEquals(java.util.List.of("a", "b"), produced);
+            assertArrayEquals(a, f.tensor("a").data().toArray(ValueLayout.JAVA_BYTE));
+            assertArrayEquals(b, f.tensor("b").data().toArray(ValueLayout.JAVA_BYTE));
+        }
+        GgufWriter wrong = new GgufWriter().putTensor("c", TensorType.F32, new long[] {2}, () -> MemorySegment.ofArray(new byte[4]));
+        assertThrows(IllegalStateException.class, () -> wrong.write(dir.resolve("wrong.gguf")));
+    }
+
     private static byte[] bytes(Random random, long n) {
         byte[] b = new byte[(int) n];
         random.nextBytes(b);
