@@ -26,7 +26,8 @@ public final class Main implements Runnable {
 
     @Override
     public void run() {
-        throw new CommandLine.ParameterException(spec.commandLine(), "a command is required (generate, inspect)");
+        throw new CommandLine.ParameterException(spec.commandLine(), "a command is required ("
+                + String.join(", ", spec.commandLine().getSubcommands().keySet()) + ")");
     }
 
     public static void main(String[] args) {
@@ -36,6 +37,9 @@ public final class Main implements Runnable {
     /** Runs the CLI and returns its exit code (tests call this instead of main). */
     public static int run(String[] args, PrintWriter out, PrintWriter err) {
         CommandLine cli = new CommandLine(new Main());
+        for (CliExtension extension : java.util.ServiceLoader.load(CliExtension.class)) {
+            extension.commands().forEach(cli::addSubcommand);
+        }
         cli.setOut(out);
         cli.setErr(err);
         cli.setExitCodeExceptionMapper(Main::exitCode);
