@@ -1,0 +1,207 @@
+package cascadelm.spark;
+
+import cascadelm.model.gguf.ModelFormatException;
+import cascadelm.spark.core.ExecutorModel;
+import cascadelm.spark.core.JobSettings;
+import cascadelm.spark.core.TaskSpec;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+import org.apache.spark.SparkConf;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.Reader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.Callable;
+
+import static org.apache.spark.sql.functions.col;
+
+/**
+ * The Spark batch job: a corpus in, one summary per document and one answer per question out, as Parquet
+ * and Arrow. Runs under spark-submit, or as a plain Java program with an embedded local Spark
+ * ({@code bin/cascade-job}). Exit codes: 0 ok, 1 failure while running, 2 bad options or settings, 3 the
+ * model (or its backend) cannot be used. Errors before any work are one line.
+ */
+@Command(name = "cascade-job", mixinStandardHelpOptions = true, version = "cascade-job " + Versions.CASCADE_LM,
+        sortOptions = false,
+        description = "Summaries and answers over a corpus with a cascading-KV-cache language model, on Spark.")
+public final class CascadeJob implements Callable<Integer> {
+    public static final int EXIT_FAILURE = 1;
+    public static final int EXIT_USAGE = 2;
+    public static final int EXIT_BAD_MODEL = 3;
+    static final String SPARK_PREFIX = "spark.cascade.";
+
+    @Mixin
+    JobOptions options;
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    /** Filled in by a successful run (tests read it). */
+    RunSummary summary;
+
+    public static void main(String[] args) {
+        int code = run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true));
+        // spark-submit waits for the JVM; a local SparkContext's threads would otherwise keep it alive.
+        System.exit(code);
+    }
+
+    /** Runs the job and returns its exit code (tests call this instead of main). */
+    public static int run(String[] args, PrintWriter out, PrintWriter err) {
+        CommandLine cli = new CommandLine(new CascadeJob());
+        cli.setOut(out);
+        cli.setErr(err);
+        cli.getCommandSpec().usageMessage().footer(footer());
+        cli.setExitCodeExceptionMapper(CascadeJob::exitCode);
+        cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
+            commandLine.getErr().println("cascade-job: " + oneLine(e));
+            if (parseResult.hasMatchedOption("--verbose")) e.printStackTrace(commandLine.getErr());
+            commandLine.getErr().flush();
+            return exitCode(e);
+        });
+        return cli.execute(args);
+    }
+
+    private static String[] footer() {
+        List<String> lines = new ArrayList<>();
+        lines.add("");
+        lines.add("Settings (conf/cascade.properties < spark.cascade.<key> in the Spark conf < --conf key=value):");
+        lines.addAll(JobSettings.help());
+        lines.add("");
+        lines.add("Exit codes: 0 ok, 1 failure while running, 2 bad options or settings, 3 the model cannot be used.");
+        return lines.toArray(String[]::new);
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        checkOptions();
+        SparkConf sparkConf = new SparkConf();
+        JobSettings settings = settings(sparkConf);
+        DriverCheck.Result model = DriverCheck.check(settings);
+
+        if (!sparkConf.contains("spark.master")) sparkConf.setMaster("local[*]");
+        sparkConf.setIfMissing("spark.app.name", "cascade-job");
+        // The UI of a local run on a shared machine only gets in the way; a cluster keeps its default.
+        if (sparkConf.get("spark.master").startsWith("local")) sparkConf.setIfMissing("spark.ui.enabled", "false");
+        SparkSession spark = SparkSession.builder().config(sparkConf).getOrCreate();
+        try {
+            prepareOutput(spark);
+            summary = new JobRun(spark, options, settings, model).run();
+            summary.write(spark.sparkContext().hadoopConfiguration());
+            report(spark, summary);
+        } finally {
+            spark.stop();
+        }
+        return 0;
+    }
+
+    private void checkOptions() {
+        for (String t : options.tasks) {
+            if (!t.equals(TaskSpec.SUMMARY) && !t.equals(TaskSpec.QA)) {
+                throw usage("--tasks: unknown task '" + t + "' (known: summary, qa)");
+            }
+        }
+        boolean tasksGiven = spec.commandLine().getParseResult().hasMatchedOption("--tasks");
+        if (tasksGiven && options.tasks.contains(TaskSpec.QA) && options.questions == null) {
+            throw usage("--tasks qa needs --questions");
+        }
+        for (String f : options.formats) {
+            if (!f.equals("parquet") && !f.equals("arrow")) throw usage("--format: unknown format '" + f + "' (known: parquet, arrow)");
+        }
+        if (!options.formats.contains("parquet")) {
+            throw usage("--format must include parquet: it is the committed table --resume reads (arrow is a copy of it)");
+        }
+        if (options.partitions < 0) throw usage("--partitions must be 0 (automatic) or more, got " + options.partitions);
+        if (options.resume && options.overwrite) throw usage("--resume and --overwrite contradict each other");
+    }
+
+    /** Built-in defaults < settings file < spark.cascade.* < --conf. */
+    JobSettings settings(SparkConf sparkConf) throws IOException {
+        List<Map<String, String>> layers = new ArrayList<>();
+        List<String> names = new ArrayList<>();
+        java.nio.file.Path file = options.settingsFile;
+        if (file == null && System.getProperty("cascadelm.job.conf") != null) file = java.nio.file.Path.of(System.getProperty("cascadelm.job.conf"));
+        if (file == null && Files.isRegularFile(java.nio.file.Path.of("conf/cascade.properties"))) file = java.nio.file.Path.of("conf/cascade.properties");
+        if (file != null) {
+            if (!Files.isRegularFile(file)) throw usage("--settings: no such file: " + file);
+            Properties p = new Properties();
+            try (Reader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
+                p.load(r);
+            } catch (IllegalArgumentException e) {
+                throw usage("cannot read settings file " + file + ": " + e.getMessage());
+            }
+            Map<String, String> m = new LinkedHashMap<>();
+            p.stringPropertyNames().forEach(k -> m.put(k, p.getProperty(k)));
+            layers.add(m);
+            names.add(file.toString());
+        }
+        Map<String, String> fromSpark = new LinkedHashMap<>();
+        for (scala.Tuple2<String, String> kv : sparkConf.getAllWithPrefix(SPARK_PREFIX)) fromSpark.put(kv._1(), kv._2());
+        layers.add(fromSpark);
+        names.add("the Spark conf (" + SPARK_PREFIX + "*)");
+        layers.add(options.conf);
+        names.add("--conf");
+        try {
+            return JobSettings.resolve(layers, names);
+        } catch (IllegalArgumentException e) {
+            throw usage(e.getMessage());
+        }
+    }
+
+    private void prepareOutput(SparkSession spark) throws IOException {
+        Path output = new Path(options.output);
+        FileSystem fs = output.getFileSystem(spark.sparkContext().hadoopConfiguration());
+        if (options.overwrite) {
+            fs.delete(output, true);
+        } else if (!options.resume && fs.exists(new Path(output, JobRun.PARQUET))) {
+            throw usage("--output " + options.output + " already holds results; pass --resume to complete them or --overwrite to start over");
+        }
+    }
+
+    private void report(SparkSession spark, RunSummary s) {
+        PrintWriter out = spec.commandLine().getOut();
+        if (options.printRows > 0 && s.table().getOrDefault("rows", 0L) > 0) {
+            Dataset<Row> rows = spark.read().parquet(new Path(options.output, JobRun.PARQUET).toString())
+                    .select(col("doc_id"), col("task"), col("question_id"), col("status"), col("tokens_in"),
+                            col("tokens_out"), col("text"), col("error"))
+                    .orderBy(col("doc_id"), col("task").desc(), col("question_id"));
+            out.print(RowTable.format(rows.limit(options.printRows).collectAsList(), rows.columns(), 48));
+        }
+        out.printf("cascade-job: %d documents this run (%d keys were already done), %d rows in the table (%d ok, %d error)%n",
+                s.documentsDone(), s.keysSkipped(), s.table().getOrDefault("rows", 0L), s.table().getOrDefault("ok", 0L),
+                s.table().getOrDefault("error", 0L));
+        out.printf("cascade-job: Parquet %s%s, summary %s%n", new Path(options.output, JobRun.PARQUET),
+                s.arrowFiles() > 0 ? ", Arrow " + new Path(options.output, ArrowOutput.FOLDER) + " (" + s.arrowFiles() + " files)" : "",
+                new Path(options.output, RunSummary.FILE));
+        out.flush();
+    }
+
+    private static UsageException usage(String message) {
+        return new UsageException(message);
+    }
+
+
+    static int exitCode(Throwable e) {
+        if (e instanceof ModelFormatException || e instanceof ExecutorModel.ModelUnavailableException) return EXIT_BAD_MODEL;
+        if (e instanceof CommandLine.ParameterException || e instanceof UsageException) return EXIT_USAGE;
+        return EXIT_FAILURE;
+    }
+
+    static String oneLine(Throwable e) {
+        if (e instanceof ModelFormatException) return "bad model file: " + e.getMessage();
+        String m = e.getMessage() == null ? e.toString() : e.getMessage();
+        return m.lines().findFirst().orElse(m);
+    }
+}

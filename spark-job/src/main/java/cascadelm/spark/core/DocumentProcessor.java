@@ -1,0 +1,141 @@
+package cascadelm.spark.core;
+
+import cascadelm.model.cache.CacheSettings;
+import cascadelm.model.cache.Caches;
+import cascadelm.model.cache.KvCache;
+import cascadelm.model.generate.Generator;
+import cascadelm.model.generate.Prompts;
+import cascadelm.model.generate.Sampler;
+import cascadelm.model.llama.ModelConfig;
+import cascadelm.model.llama.Session;
+import cascadelm.model.tokenizer.Tokenizer;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The executor's work as a plain function: a document and its tasks in, exactly one result row per task
+ * out. The document is read once through the cache (strided prefill), the cache is snapshotted, and every
+ * task continues from its own copy of the snapshot (its prompt, then greedy decoding). Whatever goes wrong
+ * with one document or one task becomes an error row with the reason; nothing is dropped and nothing
+ * thrown, so one bad book never fails a job.
+ */
+public final class DocumentProcessor {
+    private final OpenModel open;
+    private final JobSettings settings;
+    private final CacheSettings cacheSettings;
+    private final ProcessingListener listener;
+    private final String cacheDescription;
+
+    public DocumentProcessor(OpenModel open, JobSettings settings, ProcessingListener listener) {
+        this.open = open;
+        this.settings = settings;
+        this.cacheSettings = settings.cache();
+        this.listener = listener;
+        this.cacheDescription = newCache(1).describe();
+    }
+
+    public List<ResultRow> process(Document doc, List<TaskSpec> tasks) {
+        if (tasks.isEmpty()) return List.of();
+        String problem = doc.problem() != null ? doc.problem() : TextCheck.problem(doc.text());
+        Outcome outcome = problem != null
+                ? new Outcome(errors(doc.docId(), tasks, problem), 0)
+                : open.exclusive(() -> read(doc, tasks));
+        long out = 0;
+        int errors = 0;
+        for (ResultRow r : outcome.rows()) {
+            out += r.tokensOut();
+            if (!r.ok()) errors++;
+        }
+        listener.documentDone(outcome.tokensRead(), out, errors);
+        return outcome.rows();
+    }
+
+    /** The rows of one document, and the tokens that went through the model to make them (the document once). */
+    private record Outcome(List<ResultRow> rows, long tokensRead) {
+    }
+
+    private Outcome read(Document doc, List<TaskSpec> tasks) {
+        Tokenizer tokenizer = open.model().tokenizer();
+        int[] document;
+        List<int[]> prompts = new ArrayList<>(tasks.size());
+        Session session;
+        long prefillNanos;
+        try {
+            document = Prompts.plain(tokenizer, settings.documentPrefix(doc.title()) + doc.text());
+            int longest = document.length;
+            for (TaskSpec t : tasks) {
+                int[] p = tokenizer.encode(promptFor(t));
+                prompts.add(p);
+                longest = Math.max(longest, p.length);
+            }
+            // A chunk buffer as long as the stride needs (maxChunk × model width floats, several of them);
+            // short documents get a smaller one.
+            session = new Session(open.model(), open.backend(), newCache(document.length),
+                    Math.min(cacheSettings.stride(), longest));
+            long t0 = System.nanoTime();
+            Generator.prefill(session, document);
+            prefillNanos = System.nanoTime() - t0;
+        } catch (RuntimeException e) {
+            return new Outcome(errors(doc.docId(), tasks, "reading the document failed: " + message(e)), 0);
+        }
+
+        KvCache snapshot = session.cache();
+        List<ResultRow> rows = new ArrayList<>(tasks.size());
+        long tokensRead = document.length;
+        for (int i = 0; i < tasks.size(); i++) {
+            TaskSpec task = tasks.get(i);
+            try {
+                // The last task may consume the snapshot itself: nothing continues from it afterwards.
+                session.setCache(i == tasks.size() - 1 ? snapshot : snapshot.copy());
+                int[] prompt = prompts.get(i);
+                Generator.Result r = Generator.generate(session, prompt, Sampler.greedy(), maxTokens(task),
+                        tokenizer.stopTokens(), token -> { });
+                rows.add(new ResultRow(doc.docId(), task.task(), task.questionId(), tokenizer.decode(r.tokens()).strip(),
+                        document.length + prompt.length, r.tokens().length,
+                        (prefillNanos + r.prefillNanos()) / 1e6, r.decodeNanos() / 1e6,
+                        open.backend().name(), open.name(), cacheDescription, ResultRow.OK, null));
+                tokensRead += prompt.length;
+            } catch (RuntimeException e) {
+                rows.add(error(task.key(doc.docId()), "task failed: " + message(e)));
+            }
+        }
+        return new Outcome(rows, tokensRead);
+    }
+
+    private String promptFor(TaskSpec t) {
+        return switch (t.task()) {
+            case TaskSpec.SUMMARY -> settings.summaryPrompt();
+            case TaskSpec.QA -> {
+                if (t.question() == null || t.question().isBlank()) throw new IllegalArgumentException("the question is empty");
+                yield settings.answerPrompt(t.question());
+            }
+            default -> throw new IllegalArgumentException("unknown task '" + t.task() + "'");
+        };
+    }
+
+    private int maxTokens(TaskSpec t) {
+        return TaskSpec.SUMMARY.equals(t.task()) ? settings.summaryMaxTokens() : settings.answerMaxTokens();
+    }
+
+    private KvCache newCache(int documentTokens) {
+        ModelConfig c = open.model().config();
+        int expected = documentTokens + Math.max(settings.summaryMaxTokens(), settings.answerMaxTokens()) + 64;
+        return Caches.create(cacheSettings, c.layers(), c.heads(), c.kvHeads(), c.headDim(), expected);
+    }
+
+    private List<ResultRow> errors(String docId, List<TaskSpec> tasks, String reason) {
+        List<ResultRow> rows = new ArrayList<>(tasks.size());
+        for (TaskSpec t : tasks) rows.add(error(t.key(docId), reason));
+        return rows;
+    }
+
+    private ResultRow error(ResultKey key, String reason) {
+        return ResultRow.error(key, open.backend().name(), open.name(), cacheDescription, reason);
+    }
+
+    private static String message(Throwable e) {
+        String m = e.getMessage();
+        return e.getClass().getSimpleName() + (m == null ? "" : ": " + m.lines().findFirst().orElse(""));
+    }
+}

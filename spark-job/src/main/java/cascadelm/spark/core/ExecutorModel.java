@@ -1,0 +1,88 @@
+package cascadelm.spark.core;
+
+import cascadelm.kernels.Backend;
+import cascadelm.kernels.cpu.CpuBackend;
+import cascadelm.model.llama.LlamaModel;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.logging.Logger;
+
+/**
+ * The models open in this JVM: each is opened (memory-mapped) once, on first use, and then serves every
+ * task the executor runs, for the life of the JVM. Keyed by the model file and the settings that decide how
+ * it is opened (backend, threads); cache settings only shape each document's cache, so jobs that differ in
+ * them share one open model.
+ */
+public final class ExecutorModel {
+    private static final Logger LOG = Logger.getLogger(ExecutorModel.class.getName());
+
+    private record Key(Path model, String backend, int threads) {
+    }
+
+    private static final Map<Key, OpenModel> OPEN = new ConcurrentHashMap<>();
+
+    private ExecutorModel() {
+    }
+
+    /** The model the settings name, opened at {@code modelFile} (the settings' path as this node sees it). */
+    public static OpenModel get(Path modelFile, JobSettings settings) {
+        Key key = new Key(modelFile.toAbsolutePath().normalize(), settings.backend(), settings.threads());
+        return OPEN.computeIfAbsent(key, ExecutorModel::open);
+    }
+
+    public static OpenModel get(JobSettings settings) {
+        return get(Path.of(settings.modelPath()), settings);
+    }
+
+    /**
+     * Opens the model and closes it again: the driver calls this before any work so that a missing or
+     * malformed model, or an unavailable backend, fails the job at once with one line.
+     */
+    public static void check(Path modelFile, JobSettings settings) throws IOException {
+        requireReadable(modelFile);
+        backendFor(settings).close();
+        LlamaModel.open(modelFile).close();
+    }
+
+    private static OpenModel open(Key key) {
+        try {
+            requireReadable(key.model());
+            LlamaModel model = LlamaModel.open(key.model());
+            Backend backend = backendFor(key.backend(), key.threads());
+            LOG.info(() -> "opened " + key.model() + " on the " + backend.name() + " backend");
+            return new OpenModel(model, backend, key.model().getFileName().toString());
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot open model " + key.model() + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static Backend backendFor(JobSettings s) {
+        return backendFor(s.backend(), s.threads());
+    }
+
+    private static Backend backendFor(String name, int threads) {
+        return switch (name) {
+            // The CUDA backend is a later issue; until it lands "auto" means the CPU, and asking for the GPU
+            // explicitly is an error rather than a silent fallback (DESIGN.md, GPU path).
+            case "cuda" -> throw new ModelUnavailableException("backend cuda: this build has no CUDA backend yet; use backend=cpu or auto");
+            default -> new CpuBackend(threads);
+        };
+    }
+
+    private static void requireReadable(Path p) {
+        if (!Files.isRegularFile(p)) throw new ModelUnavailableException("model file not found: " + p);
+        if (!Files.isReadable(p)) throw new ModelUnavailableException("model file is not readable: " + p);
+    }
+
+    /** The model or its backend cannot be used: the job stops before any work. */
+    public static final class ModelUnavailableException extends RuntimeException {
+        public ModelUnavailableException(String message) {
+            super(message);
+        }
+    }
+}

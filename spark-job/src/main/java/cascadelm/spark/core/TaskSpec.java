@@ -1,0 +1,24 @@
+package cascadelm.spark.core;
+
+import java.io.Serializable;
+
+/**
+ * One thing to do with a document: its summary, or the answer to one question. With the document's id it
+ * makes the result key (doc_id, task, question_id); a summary has no question id.
+ */
+public record TaskSpec(String task, String questionId, String question) implements Serializable {
+    public static final String SUMMARY = "summary";
+    public static final String QA = "qa";
+
+    public static TaskSpec summary() {
+        return new TaskSpec(SUMMARY, null, null);
+    }
+
+    public static TaskSpec question(String questionId, String question) {
+        return new TaskSpec(QA, questionId, question);
+    }
+
+    public ResultKey key(String docId) {
+        return new ResultKey(docId, task, questionId);
+    }
+}
