@@ -87,24 +87,30 @@ public final class CascadeJob implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         checkOptions();
-        SparkConf sparkConf = new SparkConf();
+        // A notebook or a test may already have a session: the job joins it and leaves it running.
+        SparkSession existing = SparkSession.getDefaultSession().isDefined() ? SparkSession.getDefaultSession().get() : null;
+        SparkConf sparkConf = existing != null ? existing.sparkContext().getConf() : new SparkConf();
         JobSettings settings = settings(sparkConf);
         DriverCheck.Result model = DriverCheck.check(settings);
 
-        if (!sparkConf.contains("spark.master")) sparkConf.setMaster("local[*]");
-        sparkConf.setIfMissing("spark.app.name", "cascade-job");
-        // The UI of a local run on a shared machine only gets in the way; a cluster keeps its default.
-        if (sparkConf.get("spark.master").startsWith("local")) sparkConf.setIfMissing("spark.ui.enabled", "false");
-        SparkSession spark = SparkSession.builder().config(sparkConf).getOrCreate();
+        SparkSession spark = existing != null ? existing : newSession(sparkConf);
         try {
             prepareOutput(spark);
             summary = new JobRun(spark, options, settings, model).run();
             summary.write(spark.sparkContext().hadoopConfiguration());
             report(spark, summary);
         } finally {
-            spark.stop();
+            if (existing == null) spark.stop();
         }
         return 0;
+    }
+
+    private static SparkSession newSession(SparkConf conf) {
+        if (!conf.contains("spark.master")) conf.setMaster("local[*]");
+        conf.setIfMissing("spark.app.name", "cascade-job");
+        // The UI of a local run on a shared machine only gets in the way; a cluster keeps its default.
+        if (conf.get("spark.master").startsWith("local")) conf.setIfMissing("spark.ui.enabled", "false");
+        return SparkSession.builder().config(conf).getOrCreate();
     }
 
     private void checkOptions() {
@@ -195,7 +201,8 @@ public final class CascadeJob implements Callable<Integer> {
 
     static int exitCode(Throwable e) {
         if (e instanceof ModelFormatException || e instanceof ExecutorModel.ModelUnavailableException) return EXIT_BAD_MODEL;
-        if (e instanceof CommandLine.ParameterException || e instanceof UsageException) return EXIT_USAGE;
+        if (e instanceof CommandLine.ParameterException || e instanceof UsageException
+                || e instanceof cascadelm.spark.io.CorpusReader.InputException) return EXIT_USAGE;
         return EXIT_FAILURE;
     }
 

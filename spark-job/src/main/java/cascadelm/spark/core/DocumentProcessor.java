@@ -65,9 +65,9 @@ public final class DocumentProcessor {
             document = Prompts.plain(tokenizer, settings.documentPrefix(doc.title()) + doc.text());
             int longest = document.length;
             for (TaskSpec t : tasks) {
-                int[] p = tokenizer.encode(promptFor(t));
+                int[] p = promptTokens(tokenizer, t);   // null: this task cannot run, the others still do
                 prompts.add(p);
-                longest = Math.max(longest, p.length);
+                if (p != null) longest = Math.max(longest, p.length);
             }
             // A chunk buffer as long as the stride needs (maxChunk × model width floats, several of them);
             // short documents get a smaller one.
@@ -89,6 +89,7 @@ public final class DocumentProcessor {
                 // The last task may consume the snapshot itself: nothing continues from it afterwards.
                 session.setCache(i == tasks.size() - 1 ? snapshot : snapshot.copy());
                 int[] prompt = prompts.get(i);
+                if (prompt == null) promptFor(task);    // throws the reason
                 Generator.Result r = Generator.generate(session, prompt, Sampler.greedy(), maxTokens(task),
                         tokenizer.stopTokens(), token -> { });
                 rows.add(new ResultRow(doc.docId(), task.task(), task.questionId(), tokenizer.decode(r.tokens()).strip(),
@@ -101,6 +102,14 @@ public final class DocumentProcessor {
             }
         }
         return new Outcome(rows, tokensRead);
+    }
+
+    private int[] promptTokens(Tokenizer tokenizer, TaskSpec t) {
+        try {
+            return tokenizer.encode(promptFor(t));
+        } catch (RuntimeException e) {
+            return null;
+        }
     }
 
     private String promptFor(TaskSpec t) {

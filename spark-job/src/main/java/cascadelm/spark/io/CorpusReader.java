@@ -59,7 +59,7 @@ public final class CorpusReader {
                                 col("text").cast("string").as("text"), lit(null).cast("string").as("problem"))
                         .where(col("doc_id").isNotNull());
             }
-            case CSV -> throw new IllegalArgumentException("--corpus " + path + ": CSV is for questions; give a folder of .txt/.md files, Parquet or JSON Lines");
+            case CSV -> throw new InputException("--corpus " + path + ": CSV is for questions; give a folder of .txt/.md files, Parquet or JSON Lines");
         };
     }
 
@@ -67,7 +67,7 @@ public final class CorpusReader {
     public static Dataset<Row> questions(SparkSession spark, String path) {
         Format format = detect(spark, path, false);
         if (format == Format.TEXT_FILE || format == Format.TEXT_FOLDER) {
-            throw new IllegalArgumentException("--questions " + path + ": expected Parquet, JSON Lines or CSV");
+            throw new InputException("--questions " + path + ": expected Parquet, JSON Lines or CSV");
         }
         Dataset<Row> t = table(spark, path, format);
         require(t, path, "doc_id", "question_id", "question");
@@ -120,7 +120,7 @@ public final class CorpusReader {
         try {
             Path p = new Path(path);
             if (!fs.exists(p)) {
-                throw new IllegalArgumentException((corpus ? "--corpus" : "--questions") + ": no such file or folder: " + path);
+                throw new InputException((corpus ? "--corpus" : "--questions") + ": no such file or folder: " + path);
             }
             FileStatus status = fs.getFileStatus(p);
             if (status.isFile()) return byName(p.getName(), path, corpus);
@@ -131,11 +131,11 @@ public final class CorpusReader {
                 Format byName = formatOf(name);
                 if (byName != null) found.add(byName);
             }
-            // A table folder (Spark's part-* files) holds one format only; a folder of sub-folders of text
-            // files (docs/<author>/<book>.txt) is a text corpus.
-            if (found.isEmpty() || found.equals(java.util.EnumSet.of(Format.TEXT_FILE))) return Format.TEXT_FOLDER;
+            // Text files make a text corpus (whatever else lies beside them), and so does a folder of
+            // sub-folders (docs/<author>/<book>.txt); a table folder (Spark's part-* files) holds one format.
+            if (found.isEmpty() || found.contains(Format.TEXT_FILE)) return Format.TEXT_FOLDER;
             if (found.size() == 1) return found.iterator().next();
-            throw new IllegalArgumentException((corpus ? "--corpus " : "--questions ") + path
+            throw new InputException((corpus ? "--corpus " : "--questions ") + path
                     + ": the folder mixes file types " + found + "; name the file (e.g. documents.jsonl) or a folder of one type");
         } catch (IOException e) {
             throw new UncheckedIOException("cannot list " + path + ": " + e.getMessage(), e);
@@ -145,7 +145,7 @@ public final class CorpusReader {
     private static Format byName(String name, String path, boolean corpus) {
         Format f = formatOf(name);
         if (f == null) {
-            throw new IllegalArgumentException((corpus ? "--corpus " : "--questions ") + path
+            throw new InputException((corpus ? "--corpus " : "--questions ") + path
                     + ": unknown file type (expected .txt, .md, .parquet, .jsonl, .json or .csv)");
         }
         return f;
@@ -164,7 +164,7 @@ public final class CorpusReader {
         List<String> have = Arrays.asList(t.columns());
         for (String c : columns) {
             if (!have.contains(c)) {
-                throw new IllegalArgumentException(path + ": no column '" + c + "' (has " + String.join(", ", have) + ")");
+                throw new InputException(path + ": no column '" + c + "' (has " + String.join(", ", have) + ")");
             }
         }
     }
@@ -177,4 +177,11 @@ public final class CorpusReader {
         }
     }
 
+
+    /** The input cannot be read as asked (missing, unknown format, missing columns): a usage error. */
+    public static final class InputException extends IllegalArgumentException {
+        InputException(String message) {
+            super(message);
+        }
+    }
 }

@@ -1,0 +1,226 @@
+package cascadelm.spark;
+
+import cascadelm.spark.core.ResultRow;
+import cascadelm.spark.io.ResultSchema;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructType;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The whole job in Spark's local mode, on a corpus the test writes, with the tiny fixture model. */
+class CascadeJobLocalTest {
+    @TempDir
+    static Path dir;
+    static TestCorpus corpus;
+    static SparkSession spark;
+
+    @BeforeAll
+    static void start() throws IOException {
+        corpus = TestCorpus.write(dir);
+        // The job joins this session (as in a notebook); its spark.cascade.* conf is one settings layer.
+        spark = SparkSession.builder().master("local[2]").appName("cascade-job-test")
+                .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "4")
+                .config("spark.cascade.answer-max-tokens", "4")
+                .getOrCreate();
+    }
+
+    @AfterAll
+    static void stop() {
+        spark.stop();
+    }
+
+    private static String[] args(Path output, String... more) {
+        List<String> a = new ArrayList<>(List.of("--corpus", corpus.docs.toString(), "--questions", corpus.questions.toString(),
+                "--output", output.toString(), "--settings", "../conf/cascade.properties",
+                "--conf", "model=" + TestCorpus.MODEL, "--conf", "summary-max-tokens=8", "--conf", "cache-size=512",
+                "--conf", "stride=128"));
+        a.addAll(List.of(more));
+        return a.toArray(String[]::new);
+    }
+
+    @Test
+    void everyInputKeyYieldsExactlyOneRowAndParquetAndArrowHoldTheSameRows() throws IOException {
+        Path out = dir.resolve("out-main");
+        JobOutput.Run run = JobOutput.run(args(out, "--rows", "5"));
+        assertEquals(0, run.exitCode(), run.err());
+
+        Dataset<Row> table = spark.read().parquet(out.resolve("parquet").toString());
+        assertEquals(Set.copyOf(ResultSchema.COLUMNS), Set.of(table.columns()));
+        assertEquals(DataTypes.LongType, table.schema().apply("tokens_in").dataType());
+        assertEquals(DataTypes.DoubleType, table.schema().apply("prefill_ms").dataType());
+        assertTrue(Files.isDirectory(out.resolve("parquet/task=summary")) && Files.isDirectory(out.resolve("parquet/task=qa")));
+
+        List<ResultRow> rows = JobOutput.parquet(spark, out);
+        assertEquals(corpus.keys.stream().sorted().toList(), rows.stream().map(JobOutput::key).sorted().toList(),
+                "one row per input key, none missing, none twice");
+        assertEquals(rows, JobOutput.arrow(out));
+
+        Map<String, ResultRow> byKey = rows.stream().collect(Collectors.toMap(JobOutput::key, r -> r));
+        for (String bad : List.of("blank.txt|summary|", "blank.txt|qa|q1", "latin1.txt|summary|", "nowhere.txt|qa|q1")) {
+            assertEquals(ResultRow.ERROR, byKey.get(bad).status(), bad);
+            assertFalse(byKey.get(bad).error().isBlank());
+        }
+        assertTrue(byKey.get("latin1.txt|summary|").error().contains("UTF-8"));
+        assertTrue(byKey.get("nowhere.txt|qa|q1").error().contains("no document"));
+        for (ResultRow r : rows) {
+            if (r.status().equals(ResultRow.OK)) {
+                assertTrue(r.tokensOut() <= (r.task().equals("qa") ? 4 : 8), "spark.cascade.* and --conf reach the executors: " + r);
+                assertTrue(r.tokensIn() > 0 && r.text() != null && r.cache().startsWith("cascade("));
+            }
+        }
+        assertTrue(byKey.containsKey("notes/winter.md|summary|"), "doc_id is the path relative to the corpus folder");
+
+        JsonNode summary = new ObjectMapper().readTree(out.resolve("_SUMMARY.json").toFile());
+        assertEquals(corpus.keys.size(), summary.at("/table/rows").asLong());
+        assertEquals(4, summary.at("/table/error").asLong());
+        assertEquals(7, summary.at("/this_run/documents").asLong(), "every document, the unusable ones included");
+        assertTrue(summary.at("/this_run/tokens_in").asLong() > 1000);
+        assertEquals("4.2.0", summary.at("/versions/spark").asText());
+        assertEquals("512", summary.at("/settings/cache-size").asText());
+        assertTrue(run.out().contains("ferry.txt") && run.out().contains(out.resolve("arrow").toString()), run.out());
+
+        JobOutput.Run again = JobOutput.run(args(out));
+        assertEquals(CascadeJob.EXIT_USAGE, again.exitCode(), "an existing output is neither overwritten nor duplicated");
+        assertTrue(again.err().contains("--resume"), again.err());
+        assertEquals(1, again.err().lines().count(), again.err());
+    }
+
+    @Test
+    void resumeRedoesExactlyTheRowsThatAreMissing() throws IOException {
+        Path out = dir.resolve("out-resume");
+        assertEquals(0, JobOutput.run(args(out)).exitCode());
+        List<ResultRow> before = JobOutput.parquet(spark, out);
+
+        // Lose some committed rows: one Parquet file of each task.
+        Set<String> lost = new HashSet<>();
+        Set<Path> filesBefore = parquetFiles(out);
+        for (String task : List.of("summary", "qa")) {
+            Path victim = filesBefore.stream().filter(p -> p.getParent().getFileName().toString().equals("task=" + task))
+                    .findFirst().orElseThrow();
+            for (Row r : spark.read().parquet(victim.toString()).collectAsList()) {
+                lost.add(r.getAs("doc_id") + "|" + task + "|" + (r.getAs("question_id") == null ? "" : r.getAs("question_id")));
+            }
+            Files.delete(victim);
+        }
+        filesBefore = parquetFiles(out);
+        assertFalse(lost.isEmpty());
+
+        JobOutput.Run run = JobOutput.run(args(out, "--resume"));
+        assertEquals(0, run.exitCode(), run.err());
+        List<ResultRow> after = JobOutput.parquet(spark, out);
+        assertEquals(corpus.keys.stream().sorted().toList(), after.stream().map(JobOutput::key).sorted().toList());
+        assertEquals(after, JobOutput.arrow(out), "the Arrow copy follows the resumed table");
+
+        Set<Path> newFiles = new HashSet<>(parquetFiles(out));
+        newFiles.removeAll(filesBefore);
+        Set<String> redone = new HashSet<>();
+        for (Path f : newFiles) {
+            String task = f.getParent().getFileName().toString().substring("task=".length());
+            for (Row r : spark.read().parquet(f.toString()).collectAsList()) {
+                redone.add(r.getAs("doc_id") + "|" + task + "|" + (r.getAs("question_id") == null ? "" : r.getAs("question_id")));
+            }
+        }
+        assertEquals(lost, redone, "exactly the lost keys were processed again");
+        Map<String, ResultRow> old = new HashMap<>();
+        before.forEach(r -> old.put(JobOutput.key(r), r));
+        for (ResultRow r : after) {
+            if (!lost.contains(JobOutput.key(r))) assertEquals(old.get(JobOutput.key(r)), r, "kept as it was");
+        }
+        JsonNode summary = new ObjectMapper().readTree(out.resolve("_SUMMARY.json").toFile());
+        assertEquals(corpus.keys.size() - lost.size(), summary.at("/this_run/keys_already_done").asLong());
+
+        JobOutput.Run nothingLeft = JobOutput.run(args(out, "--resume"));
+        assertEquals(0, nothingLeft.exitCode(), nothingLeft.err());
+        assertEquals(after, JobOutput.parquet(spark, out), "a complete output stays as it is");
+    }
+
+    @Test
+    void readsJsonLinesDocumentsAndParquetQuestionsAndRunsOnlyTheTasksAsked() throws IOException {
+        Path docs = dir.resolve("documents.jsonl");
+        Files.writeString(docs, """
+                {"doc_id": "a", "title": "Dusk", "text": "The keeper lit the lamp at dusk and waited."}
+                {"doc_id": "b", "text": "Mara counted the apple trees, forty in all."}
+                {"doc_id": "c", "text": ""}
+                """);
+        StructType schema = new StructType().add("doc_id", "string").add("question_id", "string").add("question", "string");
+        Path questions = dir.resolve("questions.parquet");
+        spark.createDataFrame(List.of(RowFactory.create("a", "1", "Who lit the lamp?"), RowFactory.create("b", "1", "How many trees?"),
+                RowFactory.create("c", "1", "Anything?")), schema).write().parquet(questions.toString());
+        Path out = dir.resolve("out-jsonl");
+        JobOutput.Run run = JobOutput.run("--corpus", docs.toString(), "--questions", questions.toString(), "--tasks", "qa",
+                "--format", "parquet", "--output", out.toString(), "--conf", "model=" + TestCorpus.MODEL,
+                "--conf", "document-prefix={title}\\n");
+        assertEquals(0, run.exitCode(), run.err());
+        List<ResultRow> rows = JobOutput.parquet(spark, out);
+        assertEquals(List.of("a|qa|1", "b|qa|1", "c|qa|1"), rows.stream().map(JobOutput::key).toList());
+        assertEquals(List.of("ok", "ok", "error"), rows.stream().map(ResultRow::status).toList());
+        assertFalse(Files.exists(out.resolve("arrow")), "--format parquet writes no Arrow copy");
+    }
+
+    @Test
+    void failsFastWithOneLineBeforeAnyWork() {
+        Path out = dir.resolve("out-fail");
+        JobOutput.Run noModel = JobOutput.run("--corpus", corpus.docs.toString(), "--output", out.toString(),
+                "--conf", "model=" + dir.resolve("missing.gguf"));
+        assertEquals(CascadeJob.EXIT_BAD_MODEL, noModel.exitCode());
+        assertEquals(1, noModel.err().lines().count(), noModel.err());
+        assertTrue(noModel.err().contains("missing.gguf"), noModel.err());
+
+        JobOutput.Run notAModel = JobOutput.run("--corpus", corpus.docs.toString(), "--output", out.toString(),
+                "--conf", "model=" + corpus.questions);
+        assertEquals(CascadeJob.EXIT_BAD_MODEL, notAModel.exitCode(), notAModel.err());
+
+        JobOutput.Run badSetting = JobOutput.run("--corpus", corpus.docs.toString(), "--output", out.toString(),
+                "--conf", "model=" + TestCorpus.MODEL, "--conf", "cascades=0");
+        assertEquals(CascadeJob.EXIT_USAGE, badSetting.exitCode());
+        assertTrue(badSetting.err().contains("cascades"), badSetting.err());
+
+        JobOutput.Run unknown = JobOutput.run("--corpus", corpus.docs.toString(), "--output", out.toString(), "--conf", "temprature=1");
+        assertEquals(CascadeJob.EXIT_USAGE, unknown.exitCode());
+        assertTrue(unknown.err().contains("'temprature'") && unknown.err().contains("--conf"), unknown.err());
+
+        JobOutput.Run qaWithoutQuestions = JobOutput.run("--corpus", corpus.docs.toString(), "--tasks", "qa", "--output", out.toString());
+        assertEquals(CascadeJob.EXIT_USAGE, qaWithoutQuestions.exitCode());
+        assertFalse(Files.exists(out), "nothing written");
+    }
+
+    @Test
+    void helpListsEverySettingWithItsDefault() {
+        JobOutput.Run help = JobOutput.run("--help");
+        assertEquals(0, help.exitCode());
+        for (String key : cascadelm.spark.core.JobSettings.defaults().keySet()) assertTrue(help.out().contains("  " + key + " "), key);
+        assertTrue(help.out().contains("--resume") && help.out().contains("default: 4096"));
+        assertNotEquals("", help.out());
+    }
+
+    private static Set<Path> parquetFiles(Path out) throws IOException {
+        try (Stream<Path> s = Files.walk(out.resolve("parquet"))) {
+            return s.filter(p -> p.getFileName().toString().endsWith(".parquet")).collect(Collectors.toSet());
+        }
+    }
+}
