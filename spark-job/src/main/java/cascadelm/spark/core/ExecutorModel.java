@@ -10,7 +10,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.logging.Logger;
 
 /**
  * The models open in this JVM: each is opened (memory-mapped) once, on first use, and then serves every
@@ -19,8 +18,6 @@ import java.util.logging.Logger;
  * them share one open model.
  */
 public final class ExecutorModel {
-    private static final Logger LOG = Logger.getLogger(ExecutorModel.class.getName());
-
     private record Key(Path model, String backend, int threads) {
     }
 
@@ -54,7 +51,11 @@ public final class ExecutorModel {
             requireReadable(key.model());
             LlamaModel model = LlamaModel.open(key.model());
             Backend backend = backendFor(key.backend(), key.threads());
-            LOG.info(() -> "opened " + key.model() + " on the " + backend.name() + " backend");
+            // Straight to stderr, once per JVM: it lands in each executor's log whatever logging the cluster
+            // runs, and says which backend the documents go to (DESIGN.md: the CPU fallback is announced).
+            System.err.println("cascade-lm: opened " + key.model() + " on the " + backend.name() + " backend"
+                    + (key.backend().equals("auto") ? " (auto: no GPU backend in this build)" : "")
+                    + ", pid " + ProcessHandle.current().pid());
             return new OpenModel(model, backend, key.model().getFileName().toString());
         } catch (IOException e) {
             throw new UncheckedIOException("cannot open model " + key.model() + ": " + e.getMessage(), e);

@@ -1,0 +1,246 @@
+package cascadelm.spark;
+
+import cascadelm.spark.core.ResultRow;
+import org.apache.spark.sql.SparkSession;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.File;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.jar.JarEntry;
+import java.util.jar.JarOutputStream;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+/**
+ * A real Spark standalone cluster on loopback: a master and two workers, each its own JVM started from the
+ * Spark jars on the test class path, and the job submitted through SparkSubmit (a fourth JVM, the driver)
+ * with two one-core executors. Every wait is bounded, and every process is stopped by pid, so a broken
+ * cluster fails the test instead of hanging the build.
+ */
+@Timeout(value = 5, unit = TimeUnit.MINUTES)
+class SparkClusterTest {
+    private static final Duration START_LIMIT = Duration.ofSeconds(90);
+    private static final Duration JOB_LIMIT = Duration.ofSeconds(180);
+
+    @TempDir
+    static Path dir;
+    /** Outside the @TempDir: it holds links into ~/.m2, which JUnit's cleanup would warn about one by one. */
+    static Path sparkHome;
+    static Path appJar;
+    static final List<Process> cluster = new ArrayList<>();
+    static String masterUrl;
+    static int masterUi;
+
+    @BeforeAll
+    static void startCluster() throws Exception {
+        sparkHome = fakeSparkHome();
+        int port = freePort();
+        masterUi = freePort();
+        masterUrl = "spark://127.0.0.1:" + port;
+        cluster.add(start("master", "-Xmx384m", "org.apache.spark.deploy.master.Master",
+                "--host", "127.0.0.1", "--port", Integer.toString(port), "--webui-port", Integer.toString(masterUi)));
+        for (int i = 1; i <= 2; i++) {
+            cluster.add(start("worker" + i, "-Xmx256m", "org.apache.spark.deploy.worker.Worker",
+                    "--host", "127.0.0.1", "--cores", "1", "--memory", "1g", "--webui-port", Integer.toString(freePort()),
+                    "--work-dir", dir.resolve("work" + i).toString(), masterUrl));
+        }
+        awaitAliveWorkers(2);
+    }
+
+    @AfterAll
+    static void stopCluster() {
+        // Executors first (the workers' children), then workers and master; by pid, never by name.
+        for (Process p : cluster.reversed()) {
+            p.toHandle().descendants().forEach(ProcessHandle::destroy);
+            p.toHandle().destroy();
+        }
+        for (Process p : cluster) {
+            try {
+                if (!p.waitFor(20, TimeUnit.SECONDS)) p.toHandle().destroyForcibly();
+                p.toHandle().descendants().forEach(ProcessHandle::destroyForcibly);
+            } catch (InterruptedException e) {
+                p.toHandle().destroyForcibly();
+                Thread.currentThread().interrupt();
+            }
+        }
+        deleteTree(sparkHome);
+    }
+
+    /** Deletes links, not what they point to (Files.walk does not follow links). */
+    private static void deleteTree(Path root) {
+        if (root == null) return;
+        try (Stream<Path> s = Files.walk(root)) {
+            for (Path p : s.sorted(java.util.Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
+        } catch (IOException e) {
+            // Only a temporary folder: leaving it is harmless.
+        }
+    }
+
+    @Test
+    void theJobRunsOnTwoExecutorsThroughSparkSubmit() throws Exception {
+        TestCorpus corpus = TestCorpus.write(dir.resolve("corpus"));
+        Path out = dir.resolve("out");
+        String flags = System.getProperty("cascadelm.test.jvmFlags");
+        List<String> submit = new ArrayList<>(List.of("org.apache.spark.deploy.SparkSubmit",
+                "--master", masterUrl, "--deploy-mode", "client", "--class", CascadeJob.class.getName(),
+                "--executor-memory", "640m", "--total-executor-cores", "2",
+                "--conf", "spark.executor.cores=1",
+                "--conf", "spark.executor.extraJavaOptions=" + flags,
+                "--conf", "spark.driver.host=127.0.0.1",
+                "--conf", "spark.ui.enabled=false",
+                // Start only once both executors are there, and spread tasks rather than wait for locality.
+                "--conf", "spark.scheduler.minRegisteredResourcesRatio=1.0",
+                "--conf", "spark.scheduler.maxRegisteredResourcesWaitingTime=60s",
+                "--conf", "spark.locality.wait=0",
+                "--conf", "spark.cascade.summary-max-tokens=8",
+                appJar.toString(),
+                "--corpus", corpus.docs.toString(), "--questions", corpus.questions.toString(), "--output", out.toString(),
+                "--partitions", "4", "--conf", "model=" + TestCorpus.MODEL, "--conf", "answer-max-tokens=4",
+                "--conf", "cache-size=512", "--conf", "stride=128"));
+        Process driver = start("driver", "-Xmx1g", submit.toArray(String[]::new));
+        if (!driver.waitFor(JOB_LIMIT.toSeconds(), TimeUnit.SECONDS)) {
+            driver.toHandle().descendants().forEach(ProcessHandle::destroyForcibly);
+            driver.destroyForcibly();
+            fail("the job did not finish within " + JOB_LIMIT + "\n" + logs());
+        }
+        assertEquals(0, driver.exitValue(), logs());
+
+        try (SparkSession spark = SparkSession.builder().master("local[1]").appName("cluster-check")
+                .config("spark.ui.enabled", "false").getOrCreate()) {
+            List<ResultRow> rows = JobOutput.parquet(spark, out);
+            assertEquals(corpus.keys.stream().sorted().toList(), rows.stream().map(JobOutput::key).sorted().toList());
+            assertEquals(rows, JobOutput.arrow(out));
+            assertEquals(4, rows.stream().filter(r -> r.status().equals(ResultRow.ERROR)).count());
+        }
+        // Each worker ran an executor, and each executor opened the model itself.
+        for (int i = 1; i <= 2; i++) {
+            String executorLogs = readAll(dir.resolve("work" + i), "stderr");
+            assertTrue(executorLogs.contains("cascade-lm: opened " + TestCorpus.MODEL), "worker " + i + " executor log:\n"
+                    + tail(executorLogs));
+        }
+    }
+
+    /** SPARK_HOME as the workers expect it: jars/ holding the test class path (directories jarred up). */
+    private static Path fakeSparkHome() throws IOException {
+        Path home = Files.createTempDirectory("cascade-spark-home");
+        Path jars = Files.createDirectories(home.resolve("jars"));
+        Files.createDirectories(home.resolve("conf"));
+        String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
+        int n = 0;
+        for (String entry : cp.split(File.pathSeparator)) {
+            Path p = Path.of(entry);
+            if (Files.isRegularFile(p) && entry.endsWith(".jar")) {
+                Path link = jars.resolve(p.getFileName());
+                if (!Files.exists(link)) Files.createSymbolicLink(link, p.toAbsolutePath());
+            } else if (Files.isDirectory(p) && !p.endsWith("test-classes")) {
+                Path jar = jars.resolve("classes-" + (n++) + "-" + p.getParent().getFileName() + ".jar");
+                jarUp(p, jar);
+                if (p.getParent().getFileName().toString().equals("target") && p.getParent().getParent().getFileName().toString().equals("spark-job")) {
+                    appJar = jar;
+                }
+            }
+        }
+        if (appJar == null) {
+            appJar = Files.list(jars).filter(p -> p.getFileName().toString().startsWith("spark-job")).findFirst().orElseThrow();
+        }
+        return home;
+    }
+
+    private static Process start(String name, String heap, String... mainAndArgs) throws IOException {
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), heap));
+        cmd.addAll(Arrays.asList(System.getProperty("cascadelm.test.jvmFlags").trim().split("\\s+")));
+        cmd.addAll(List.of("-Dlog4j2.configurationFile=" + Path.of("src/test/resources/log4j2-test.properties").toAbsolutePath(),
+                "-cp", sparkHome.resolve("jars") + File.separator + "*"));
+        cmd.addAll(Arrays.asList(mainAndArgs));
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(dir.resolve(name + ".log").toFile());
+        pb.environment().put("SPARK_HOME", sparkHome.toString());
+        pb.environment().put("SPARK_SCALA_VERSION", "2.13");
+        pb.environment().put("SPARK_LOCAL_IP", "127.0.0.1");
+        pb.environment().put("JAVA_HOME", System.getProperty("java.home"));
+        return pb.start();
+    }
+
+    private static void awaitAliveWorkers(int n) throws Exception {
+        HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+        long deadline = System.nanoTime() + START_LIMIT.toNanos();
+        Pattern alive = Pattern.compile("\"aliveworkers\"\\s*:\\s*(\\d+)");
+        while (System.nanoTime() < deadline) {
+            for (Process p : cluster) if (!p.isAlive()) fail("a cluster process died\n" + logs());
+            try {
+                String json = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + masterUi + "/json/"))
+                        .timeout(Duration.ofSeconds(2)).build(), HttpResponse.BodyHandlers.ofString()).body();
+                Matcher m = alive.matcher(json);
+                if (m.find() && Integer.parseInt(m.group(1)) >= n) return;
+            } catch (IOException e) {
+                // The master is not listening yet.
+            }
+            Thread.sleep(500);
+        }
+        fail(n + " workers did not register within " + START_LIMIT + "\n" + logs());
+    }
+
+    private static void jarUp(Path classes, Path jar) throws IOException {
+        try (OutputStream o = Files.newOutputStream(jar); JarOutputStream j = new JarOutputStream(o);
+             Stream<Path> files = Files.walk(classes)) {
+            for (Path f : files.filter(Files::isRegularFile).toList()) {
+                j.putNextEntry(new JarEntry(classes.relativize(f).toString().replace(File.separatorChar, '/')));
+                Files.copy(f, j);
+                j.closeEntry();
+            }
+        }
+    }
+
+    private static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0, 0, java.net.InetAddress.getLoopbackAddress())) {
+            return s.getLocalPort();
+        }
+    }
+
+    private static String logs() {
+        StringBuilder b = new StringBuilder();
+        for (String name : List.of("master", "worker1", "worker2", "driver")) {
+            try {
+                b.append("--- ").append(name).append(" ---\n").append(tail(Files.readString(dir.resolve(name + ".log"))));
+            } catch (IOException e) {
+                b.append("(no ").append(name).append(" log)\n");
+            }
+        }
+        return b.toString();
+    }
+
+    private static String readAll(Path root, String fileName) throws IOException {
+        if (!Files.isDirectory(root)) return "";
+        StringBuilder b = new StringBuilder();
+        try (Stream<Path> s = Files.walk(root)) {
+            for (Path p : s.filter(p -> p.getFileName().toString().equals(fileName)).toList()) b.append(Files.readString(p));
+        }
+        return b.toString();
+    }
+
+    private static String tail(String s) {
+        List<String> lines = s.lines().toList();
+        return String.join("\n", lines.subList(Math.max(0, lines.size() - 40), lines.size())) + "\n";
+    }
+}
