@@ -76,7 +76,8 @@ final class Vocabulary {
     private static final List<String> TOWN_TAILS = List.of(
             "marsh", "ford", "brook", "haven", "field", "wick", "dale", "moor", "combe", "stead", "holm");
 
-    /** Made-up town names, composed so that there are many and none is a real place on purpose. */
+    /** Town names composed from two parts, so there are 132 of them; a few happen to be real English
+     * place names too (Ashford), which is harmless: nothing about them is taken from anywhere. */
     static final List<String> TOWNS = TOWN_HEADS.stream()
             .flatMap(h -> TOWN_TAILS.stream().map(t -> h + t)).toList();
 
