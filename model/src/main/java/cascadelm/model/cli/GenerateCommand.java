@@ -108,7 +108,7 @@ final class GenerateCommand implements Callable<Integer> {
                     maxTokens, tokenizer.stopTokens(), token -> {
                         out.print(decoder.accept(token));
                         out.flush();
-                    });
+                    }, new ProgressLine(err, "prefill", tokens.length, ProgressLine.stderrIsTerminal()));
             out.println(decoder.flush());
             out.flush();
             err.println(String.format(Locale.ROOT,

@@ -15,7 +15,7 @@ import java.nio.file.NoSuchFileException;
  */
 @Command(name = "cascade-lm", mixinStandardHelpOptions = true, version = "cascade-lm 0.1.0",
         description = "Llama-family language models with a cascading KV cache.",
-        subcommands = {GenerateCommand.class, InspectCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {GenerateCommand.class, InspectCommand.class, CorpusCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
