@@ -64,6 +64,7 @@ public final class CascadeJob implements Callable<Integer> {
         cli.setOut(out);
         cli.setErr(err);
         cli.getCommandSpec().usageMessage().footer(footer());
+        cli.setUsageHelpWidth(120);
         cli.setExitCodeExceptionMapper(CascadeJob::exitCode);
         cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
             commandLine.getErr().println("cascade-job: " + oneLine(e));
@@ -77,7 +78,8 @@ public final class CascadeJob implements Callable<Integer> {
     private static String[] footer() {
         List<String> lines = new ArrayList<>();
         lines.add("");
-        lines.add("Settings (conf/cascade.properties < spark.cascade.<key> in the Spark conf < --conf key=value):");
+        lines.add("Settings, with their built-in defaults. Each layer overrides the one before: conf/cascade.properties,");
+        lines.add("spark.cascade.<key> in the Spark conf, --conf key=value. Prompts write line breaks as \\n.");
         lines.addAll(JobSettings.help());
         lines.add("");
         lines.add("Exit codes: 0 ok, 1 failure while running, 2 bad options or settings, 3 the model cannot be used.");

@@ -47,7 +47,7 @@ final class JobOptions {
             description = "Settings file (default: conf/cascade.properties when it exists, or -Dcascadelm.job.conf).")
     Path settingsFile;
 
-    @Option(names = "--rows", paramLabel = "N", defaultValue = "0",
+    @Option(names = "--rows", paramLabel = "N", defaultValue = "5",
             description = "Print this many result rows at the end (default: ${DEFAULT-VALUE}).")
     int printRows;
 

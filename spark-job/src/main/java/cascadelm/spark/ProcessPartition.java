@@ -56,10 +56,16 @@ final class ProcessPartition implements FlatMapFunction<Iterator<WorkItem>, Resu
         };
     }
 
-    /** The path as given when this node sees it, else the copy spark-submit --files shipped here. */
+    /**
+     * The path as given when this node sees it; else, for a relative path, under the installation
+     * ({@code -Dcascadelm.home}, set by bin/cascade-job, so conf/'s sample-data/... works from any folder);
+     * else the copy spark-submit --files shipped here.
+     */
     static Path modelFile(String path) {
         Path p = Path.of(path);
         if (Files.isRegularFile(p)) return p;
+        String home = System.getProperty("cascadelm.home");
+        if (home != null && !p.isAbsolute() && Files.isRegularFile(Path.of(home).resolve(p))) return Path.of(home).resolve(p);
         try {
             Path shipped = Path.of(SparkFiles.get(p.getFileName().toString()));
             if (Files.isRegularFile(shipped)) return shipped;

@@ -213,8 +213,8 @@ class CascadeJobLocalTest {
     void helpListsEverySettingWithItsDefault() {
         JobOutput.Run help = JobOutput.run("--help");
         assertEquals(0, help.exitCode());
-        for (String key : cascadelm.spark.core.JobSettings.defaults().keySet()) assertTrue(help.out().contains("  " + key + " "), key);
-        assertTrue(help.out().contains("--resume") && help.out().contains("default: 4096"));
+        for (String key : cascadelm.spark.core.JobSettings.defaults().keySet()) assertTrue(help.out().contains("  " + key + " = "), key);
+        assertTrue(help.out().contains("--resume") && help.out().contains("cache-size = 4096"), help.out());
         assertNotEquals("", help.out());
     }
 

@@ -54,12 +54,30 @@ public final class JobSettings implements Serializable {
         return d;
     }
 
-    /** Docs for --help: each name with its default and meaning. */
+    /** What each cache setting means (names and defaults are CacheSettings'; cascade-spec.md has the detail). */
+    private static final Map<String, String> CACHE_DOCS = Map.of(
+            "cache", "KV cache policy: full | window | sink | cascade",
+            "cache-size", "cached tokens besides the sinks (M), shared by the cascades; must divide by cascades",
+            "cascades", "number of cascades (C); cascade i keeps one token per 2^i",
+            "sinks", "first tokens kept forever (sink and cascade policies)",
+            "stride", "document tokens per forward pass while reading (prefill chunk)",
+            "ema-beta", "decay of the attention-score moving average",
+            "select", "between beats a cascade keeps the best-scored token (score) or the newest (stride)",
+            "eager-fill", "keep every token while the document fits the cache",
+            "head-reduction", "how a KV head's query heads are reduced to one score: max | mean",
+            "positions", "rotary positions of cached keys: cache (by age) | original");
+
+    /** Lines for --help: each setting with its built-in default, then what it means. */
     public static List<String> help() {
         List<String> lines = new ArrayList<>();
-        JOB_DEFINITIONS.forEach(d -> lines.add(String.format(Locale.ROOT, "  %-20s %s (default: %s)",
-                d.name(), d.doc(), d.defaultValue().isEmpty() ? "empty" : d.defaultValue())));
-        CacheSettings.DEFAULTS.forEach((k, v) -> lines.add(String.format(Locale.ROOT, "  %-20s cache setting, see cascade-spec.md (default: %s)", k, v)));
+        JOB_DEFINITIONS.forEach(d -> {
+            lines.add("  " + d.name() + " = " + d.defaultValue());
+            lines.add("        " + d.doc());
+        });
+        CacheSettings.DEFAULTS.forEach((k, v) -> {
+            lines.add("  " + k + " = " + v);
+            lines.add("        " + CACHE_DOCS.getOrDefault(k, "cache setting (cascade-spec.md)"));
+        });
         return lines;
     }
 

@@ -47,7 +47,7 @@ class JobSettingsTest {
     void helpListsEverySettingWithItsDefault() {
         List<String> help = JobSettings.help();
         for (String key : JobSettings.defaults().keySet()) {
-            assertTrue(help.stream().anyMatch(l -> l.trim().startsWith(key + " ")), key);
+            assertTrue(help.stream().anyMatch(l -> l.equals("  " + key + " = " + JobSettings.defaults().get(key))), key);
         }
     }
 }
