@@ -110,8 +110,6 @@ public final class CascadeJob implements Callable<Integer> {
     private static SparkSession newSession(SparkConf conf) {
         if (!conf.contains("spark.master")) conf.setMaster("local[*]");
         conf.setIfMissing("spark.app.name", "cascade-job");
-        // The UI of a local run on a shared machine only gets in the way; a cluster keeps its default.
-        if (conf.get("spark.master").startsWith("local")) conf.setIfMissing("spark.ui.enabled", "false");
         return SparkSession.builder().config(conf).getOrCreate();
     }
 
@@ -176,6 +174,10 @@ public final class CascadeJob implements Callable<Integer> {
         } else if (!options.resume && fs.exists(new Path(output, JobRun.PARQUET))) {
             throw usage("--output " + options.output + " already holds results; pass --resume to complete them or --overwrite to start over");
         }
+        // A killed run leaves its task outputs under _temporary, never committed. Left there, the next job
+        // commit (FileOutputCommitter merges every committed task folder it finds) would publish them
+        // beside the rows --resume redoes: duplicates. One job writes an output at a time, so they go.
+        fs.delete(new Path(new Path(output, JobRun.PARQUET), "_temporary"), true);
     }
 
     private void report(SparkSession spark, RunSummary s) {

@@ -129,6 +129,12 @@ class CascadeJobLocalTest {
         }
         filesBefore = parquetFiles(out);
         assertFalse(lost.isEmpty());
+        // And a killed run's uncommitted leftovers: a task output under _temporary, a staged Arrow folder.
+        Path leftover = out.resolve("parquet/_temporary/0/task_202601010000_0001_m_000042/task=qa/part-00042-killed.c000.snappy.parquet");
+        Files.createDirectories(leftover.getParent());
+        Files.copy(filesBefore.stream().filter(p -> p.toString().contains("task=qa")).findFirst().orElseThrow(), leftover);
+        Files.createDirectories(out.resolve("_arrow-staging-killed"));
+        filesBefore = parquetFiles(out);
 
         JobOutput.Run run = JobOutput.run(args(out, "--resume"));
         assertEquals(0, run.exitCode(), run.err());
@@ -153,6 +159,7 @@ class CascadeJobLocalTest {
         }
         JsonNode summary = new ObjectMapper().readTree(out.resolve("_SUMMARY.json").toFile());
         assertEquals(corpus.keys.size() - lost.size(), summary.at("/this_run/keys_already_done").asLong());
+        assertFalse(Files.exists(out.resolve("_arrow-staging-killed")));
 
         JobOutput.Run nothingLeft = JobOutput.run(args(out, "--resume"));
         assertEquals(0, nothingLeft.exitCode(), nothingLeft.err());
