@@ -71,7 +71,7 @@ public final class JobSettings implements Serializable {
     public static List<String> help() {
         List<String> lines = new ArrayList<>();
         JOB_DEFINITIONS.forEach(d -> {
-            lines.add("  " + d.name() + " = " + d.defaultValue());
+            lines.add("  " + d.name() + " = " + (d.defaultValue().isEmpty() ? "(empty)" : d.defaultValue()));
             lines.add("        " + d.doc());
         });
         CacheSettings.DEFAULTS.forEach((k, v) -> {

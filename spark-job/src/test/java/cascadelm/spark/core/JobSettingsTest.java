@@ -47,7 +47,8 @@ class JobSettingsTest {
     void helpListsEverySettingWithItsDefault() {
         List<String> help = JobSettings.help();
         for (String key : JobSettings.defaults().keySet()) {
-            assertTrue(help.stream().anyMatch(l -> l.equals("  " + key + " = " + JobSettings.defaults().get(key))), key);
+            String d = JobSettings.defaults().get(key);
+            assertTrue(help.stream().anyMatch(l -> l.equals("  " + key + " = " + (d.isEmpty() ? "(empty)" : d))), key);
         }
     }
 }
