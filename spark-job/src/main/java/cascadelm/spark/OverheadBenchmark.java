@@ -1,0 +1,86 @@
+package cascadelm.spark;
+
+import cascadelm.spark.core.Document;
+import cascadelm.spark.core.DocumentProcessor;
+import cascadelm.spark.core.ExecutorModel;
+import cascadelm.spark.core.JobSettings;
+import cascadelm.spark.core.TaskSpec;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Spark's overhead, measured: the same documents and questions through the engine called directly
+ * ({@link DocumentProcessor} in a loop, as an executor would) and through the whole job in local mode
+ * (session start, reading, balancing, Parquet commit, Arrow copy, summary included). One mode per JVM, so
+ * neither inherits the other's warmed-up JIT or open model; {@code spark-job/bench/spark-overhead.sh}
+ * runs both and writes the table. Prints one JSON line.
+ *
+ * <p>Usage: {@code OverheadBenchmark direct|spark DOCUMENTS.jsonl QUESTIONS.jsonl [key=value ...]}
+ */
+public final class OverheadBenchmark {
+    private OverheadBenchmark() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        String mode = args[0];
+        Path documents = Path.of(args[1]), questions = Path.of(args[2]);
+        Map<String, String> conf = new LinkedHashMap<>();
+        for (int i = 3; i < args.length; i++) conf.put(args[i].substring(0, args[i].indexOf('=')), args[i].substring(args[i].indexOf('=') + 1));
+        long t0 = System.nanoTime();
+        long docs, tokens;
+        if (mode.equals("direct")) {
+            JobSettings settings = JobSettings.of(conf);
+            Map<String, List<TaskSpec>> tasks = new LinkedHashMap<>();
+            List<Document> corpus = new ArrayList<>();
+            ObjectMapper json = new ObjectMapper();
+            for (JsonNode d : lines(json, documents)) {
+                corpus.add(Document.of(d.get("doc_id").asText(), d.get("text").asText()));
+                tasks.computeIfAbsent(d.get("doc_id").asText(), k -> new ArrayList<>(List.of(TaskSpec.summary())));
+            }
+            for (JsonNode q : lines(json, questions)) {
+                List<TaskSpec> t = tasks.get(q.get("doc_id").asText());
+                if (t != null) t.add(TaskSpec.question(q.get("question_id").asText(), q.get("question").asText()));
+            }
+            AtomicLong total = new AtomicLong();
+            DocumentProcessor p = new DocumentProcessor(ExecutorModel.get(settings), settings, (in, out, e) -> total.addAndGet(in + out));
+            for (Document d : corpus) p.process(d, tasks.get(d.docId()));
+            docs = corpus.size();
+            tokens = total.get();
+        } else {
+            Path out = Files.createTempDirectory("cascade-bench");
+            List<String> a = new ArrayList<>(List.of("--corpus", documents.toString(), "--questions", questions.toString(),
+                    "--output", out.resolve("out").toString(), "--rows", "0"));
+            conf.forEach((k, v) -> a.addAll(List.of("--conf", k + "=" + v)));
+            PrintWriter quiet = new PrintWriter(PrintWriter.nullWriter());
+            int code = CascadeJob.run(a.toArray(String[]::new), quiet, new PrintWriter(System.err, true));
+            if (code != 0) throw new IllegalStateException("the job failed with exit code " + code);
+            JsonNode s = new ObjectMapper().readTree(out.resolve("out/_SUMMARY.json").toFile());
+            docs = s.at("/this_run/documents").asLong();
+            tokens = s.at("/this_run/tokens_in").asLong() + s.at("/this_run/tokens_out").asLong();
+        }
+        double seconds = (System.nanoTime() - t0) / 1e9;
+        System.out.printf(Locale.ROOT, "{\"mode\":\"%s\",\"documents\":%d,\"tokens\":%d,\"seconds\":%.2f,\"tokens_per_second\":%.0f,\"documents_per_hour\":%.0f}%n",
+                mode, docs, tokens, seconds, tokens / seconds, docs * 3600 / seconds);
+        System.exit(0);
+    }
+
+    private static List<JsonNode> lines(ObjectMapper json, Path file) throws IOException {
+        List<JsonNode> nodes = new ArrayList<>();
+        try (BufferedReader r = Files.newBufferedReader(file)) {
+            for (String line; (line = r.readLine()) != null; ) if (!line.isBlank()) nodes.add(json.readTree(line));
+        }
+        return nodes;
+    }
+}
