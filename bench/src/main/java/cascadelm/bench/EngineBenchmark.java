@@ -302,8 +302,10 @@ public final class EngineBenchmark {
         sb.append("- JVM: ").append(System.getProperty("java.vm.name")).append(' ').append(System.getProperty("java.version"))
                 .append(", ").append(threads).append(" backend threads\n");
         sb.append("- command: `").append(command).append("`\n");
-        sb.append("- peaks (best of 8 runs per sample; sampled before, between and after the engine runs): ")
-                .append(p.describe().replace("\n", "; ").replaceAll(" +", " ")).append("\n");
+        sb.append(String.format(Locale.ROOT, "- peaks (best of 8 runs per sample; sampled before, between and after the engine runs):"
+                        + " memory read %.1f GB/s on 1 thread, %.1f GB/s on %d; Vector-API FMA %.1f GFLOP/s on 1 thread,"
+                        + " %.1f GFLOP/s on %d (%d float lanes)%n",
+                p.readGBps1(), p.readGBps(), p.threads(), p.fmaGflops1(), p.fmaGflops(), p.threads(), p.lanes()));
         sb.append("- ").append(spread(samples)).append("\n\n");
         sb.append(table(results, p)).append("\n\n");
         sb.append("Prefill: one chunk through `Session.forward` from an empty cache, best of ").append(PREFILL_RUNS)
