@@ -40,6 +40,7 @@ public final class EngineBenchmark {
     // Measure only when other processes use under 10 % of the CPUs, waiting at most this long for it.
     private static final double QUIET = 0.10;
     private static final int QUIET_WAIT_S = 180;
+    private static final int MAX_ATTEMPTS = 3;
     private static final double DECODE_TARGET = 1.5;    // decode time at most 1.5 × the bandwidth floor
     private static final double PREFILL_TARGET = 0.40;  // prefill at least 40 % of the FMA peak
 
@@ -158,43 +159,16 @@ public final class EngineBenchmark {
             for (int i = 0; i < 8; i++) warm.forward(tokens, 64 + i, 1, null);
             warm.forward(tokens, 0, Math.min(64, maxChunk), null);
 
-            CpuLoad.waitForQuiet(QUIET, QUIET_WAIT_S);
-            CpuLoad.Snapshot load0 = CpuLoad.now();
-            List<Prefill> prefill = new ArrayList<>();
-            for (int n : prefillLengths) {
-                double sec = Double.MAX_VALUE;
-                for (int run = 0; run < PREFILL_RUNS; run++) {   // best of a few: the machine is shared
-                    Session s = session(model, backend, maxChunk);
-                    long t0 = System.nanoTime();
-                    s.forward(tokens, 0, n, null);
-                    sec = Math.min(sec, (System.nanoTime() - t0) / 1e9);
-                }
-                prefill.add(new Prefill(n, sec, prefillFlops(c, n)));
-                System.out.printf(Locale.ROOT, "prefill %d tokens: %.2f s, %.1f tokens/s, %.1f GFLOP/s (%.1f%% of FMA peak)%n",
-                        n, sec, n / sec, prefill.getLast().gflops(), 100 * prefill.getLast().gflops() / peaks.fmaGflops());
+            // Measured again (up to MAX_ATTEMPTS) when another process took over 10 % of the CPUs meanwhile:
+            // the attempt with the least interference is kept.
+            Timed t = null;
+            for (int attempt = 0; attempt < MAX_ATTEMPTS && (t == null || t.othersCpu() >= QUIET); attempt++) {
+                Timed next = time(model, backend, tokens, prefillLengths, decodeSteps, maxChunk, peaks);
+                if (t == null || next.othersCpu() < t.othersCpu()) t = next;
             }
-
-            Session s = session(model, backend, maxChunk);
-            float[] logits = s.forward(tokens, 0, DECODE_PROMPT, null);
-            int[] one = new int[1];
-            double[] stepMs = new double[decodeSteps];
-            for (int i = 0; i < decodeSteps; i++) {
-                one[0] = argmax(logits);   // greedy, as a real decode would feed its own output back
-                long t0 = System.nanoTime();
-                logits = s.forward(one, 0, 1, null);
-                stepMs[i] = (System.nanoTime() - t0) / 1e6;
-            }
-            CpuLoad.Snapshot load1 = CpuLoad.now();
-            double others = CpuLoad.othersShare(load0, load1);
-            double steal = CpuLoad.stealShare(load0, load1);
-            System.out.printf(Locale.ROOT, "while measuring, other processes used %.0f%% of the CPUs (steal %.0f%%)%n",
-                    100 * others, 100 * steal);
-            double meanMs = Arrays.stream(stepMs).sum() / decodeSteps;
-            Arrays.sort(stepMs);
-            double medianMs = stepMs[decodeSteps / 2];
             long bytes = bytesPerDecodedToken(model.weights(), c);
-            System.out.printf(Locale.ROOT, "decode %d tokens: median %.1f ms/token (mean %.1f, min %.1f); floor %.1f ms (%.1f MB/token)%n",
-                    decodeSteps, medianMs, meanMs, stepMs[0], 1e3 * bytes / (peaks.readGBps() * 1e9), bytes / 1e6);
+            System.out.printf(Locale.ROOT, "floor %.1f ms/token (%.1f MB/token)%n",
+                    1e3 * bytes / (peaks.readGBps() * 1e9), bytes / 1e6);
 
             List<OpTimer.Stat> prefillProfile = List.of(), decodeProfile = List.of();
             if (profile) {
@@ -209,9 +183,52 @@ public final class EngineBenchmark {
                 System.out.println("prefill 128 profile:\n" + OpTimer.table(prefillProfile, peaks.readGBps(), peaks.fmaGflops()));
                 System.out.println("decode profile:\n" + OpTimer.table(decodeProfile, peaks.readGBps(), peaks.fmaGflops()));
             }
-            return new Result(type, Files.size(file), bytes, prefill, decodeSteps, medianMs, meanMs, prefillProfile,
-                    decodeProfile, others, steal);
+            return new Result(type, Files.size(file), bytes, t.prefill(), decodeSteps, t.medianMs(), t.meanMs(),
+                    prefillProfile, decodeProfile, t.othersCpu(), t.steal());
         }
+    }
+
+    /** One timing of prefill and decode, with the CPU share other processes took meanwhile. */
+    record Timed(List<Prefill> prefill, double medianMs, double meanMs, double othersCpu, double steal) {
+    }
+
+    private static Timed time(LlamaModel model, Backend backend, int[] tokens, int[] prefillLengths, int decodeSteps,
+                              int maxChunk, MachinePeaks.Peaks peaks) throws InterruptedException {
+        CpuLoad.waitForQuiet(QUIET, QUIET_WAIT_S);
+        CpuLoad.Snapshot load0 = CpuLoad.now();
+        List<Prefill> prefill = new ArrayList<>();
+        for (int n : prefillLengths) {
+            double sec = Double.MAX_VALUE;
+            for (int run = 0; run < PREFILL_RUNS; run++) {   // best of a few: the machine is shared
+                Session s = session(model, backend, maxChunk);
+                long t0 = System.nanoTime();
+                s.forward(tokens, 0, n, null);
+                sec = Math.min(sec, (System.nanoTime() - t0) / 1e9);
+            }
+            prefill.add(new Prefill(n, sec, prefillFlops(model.config(), n)));
+            System.out.printf(Locale.ROOT, "prefill %d tokens: %.2f s, %.1f tokens/s, %.1f GFLOP/s (%.1f%% of FMA peak)%n",
+                    n, sec, n / sec, prefill.getLast().gflops(), 100 * prefill.getLast().gflops() / peaks.fmaGflops());
+        }
+
+        Session s = session(model, backend, maxChunk);
+        float[] logits = s.forward(tokens, 0, DECODE_PROMPT, null);
+        int[] one = new int[1];
+        double[] stepMs = new double[decodeSteps];
+        for (int i = 0; i < decodeSteps; i++) {
+            one[0] = argmax(logits);   // greedy, as a real decode would feed its own output back
+            long t0 = System.nanoTime();
+            logits = s.forward(one, 0, 1, null);
+            stepMs[i] = (System.nanoTime() - t0) / 1e6;
+        }
+        CpuLoad.Snapshot load1 = CpuLoad.now();
+        double meanMs = Arrays.stream(stepMs).sum() / decodeSteps;
+        Arrays.sort(stepMs);
+        Timed t = new Timed(prefill, stepMs[decodeSteps / 2], meanMs, CpuLoad.othersShare(load0, load1),
+                CpuLoad.stealShare(load0, load1));
+        System.out.printf(Locale.ROOT, "decode %d tokens: median %.1f ms/token (mean %.1f, min %.1f); "
+                        + "other processes used %.0f%% of the CPUs meanwhile (steal %.0f%%)%n",
+                decodeSteps, t.medianMs(), meanMs, stepMs[0], 100 * t.othersCpu(), 100 * t.steal());
+        return t;
     }
 
     private static Session session(LlamaModel model, Backend backend, int maxChunk) {
