@@ -29,11 +29,9 @@ public final class Table {
         for (String[] r : rows) {
             StringBuilder line = new StringBuilder();
             for (int i = 0; i < r.length; i++) {
-                // Text left-aligned, numbers right-aligned, two spaces between columns.
-                boolean number = !r[i].isEmpty() && (Character.isDigit(r[i].charAt(0)) || r[i].charAt(0) == '-')
-                        && rows.indexOf(r) > 0;
+                // The first column names the row; the others hold figures, right-aligned so digits line up.
                 String pad = " ".repeat(width[i] - r[i].length());
-                line.append(i == 0 ? "" : "  ").append(number ? pad + r[i] : r[i] + pad);
+                line.append(i == 0 ? r[i] + pad : "  " + pad + r[i]);
             }
             sb.append(line.toString().stripTrailing()).append('\n');
         }
