@@ -7,7 +7,6 @@ import cascadelm.bench.eval.Progress;
 import cascadelm.bench.eval.ResultsFile;
 import cascadelm.bench.eval.Sessions;
 import cascadelm.bench.eval.Table;
-import cascadelm.kernels.Backend;
 import cascadelm.kernels.cpu.CpuBackend;
 import cascadelm.model.cache.CacheSettings;
 import cascadelm.model.cli.Main;
@@ -57,7 +56,7 @@ final class PrefillCommand extends EvalCommandBase {
         if (repeats < 1) throw new Main.UsageException("--repeats must be at least 1, got " + repeats);
         checkThreads();
         List<CacheSettings> policies = policies();
-        try (LlamaModel model = modelOptions.open(); Backend backend = new CpuBackend(threads)) {
+        try (LlamaModel model = modelOptions.open(); CpuBackend backend = new CpuBackend(threads)) {
             Map<CacheSettings, List<Integer>> plan = new LinkedHashMap<>();
             long total = 0;
             for (CacheSettings s : policies) {
@@ -99,7 +98,8 @@ final class PrefillCommand extends EvalCommandBase {
             config.put("tokens", "random ids in [0, vocabulary), SplittableRandom(seed)");
             List<Map<String, Object>> rows = points.stream().map(p -> Json.object("policy", p.policy(), "tokens", p.tokens(),
                     "seconds", p.nanos() / 1e9, "msPerToken", p.msPerToken(), "tokensPerSecond", p.tokensPerSecond(),
-                    "cacheBytes", p.cacheBytes())).toList();
+                    "cpuSeconds", p.cpuNanos() / 1e9, "cpuMsPerToken", p.cpuMsPerToken(),
+                    "cacheBytes", p.cacheBytes(), "othersCpuShare", p.othersCpuShare())).toList();
             Path file = dir.resolve("prefill.json");
             ResultsFile.write(file, Json.object("configuration", config, "results", rows));
             wrote(file);
@@ -113,18 +113,22 @@ final class PrefillCommand extends EvalCommandBase {
             }
             series.values().removeIf(rowsOf -> rowsOf.length == 0);
             Path png = dir.resolve("prefill.png");
-            Charts.lines(png, "prefill cost per token, " + model.config().architecture() + " on " + backend.name(),
-                    "document length (tokens)", "ms per token", series, true);
+            Charts.lines(png, "prefill cost per token, " + modelOptions.model.getFileName() + " on " + backend.name()
+                            + " (" + backend.threads() + " threads)",
+                    "document length (tokens)", "ms per token (wall)", series, false);
             wrote(png);
 
-            Table table = new Table("policy", "tokens", "seconds", "ms/token", "vs shortest", "tok/s", "cache MiB");
-            Map<String, Double> first = new LinkedHashMap<>();
+            Table table = new Table("policy", "tokens", "seconds", "ms/token", "vs shortest", "CPU ms/token",
+                    "vs shortest", "others' CPU", "cache MiB");
+            Map<String, PrefillTiming.Point> first = new LinkedHashMap<>();
             for (PrefillTiming.Point p : points) {
-                double base = first.computeIfAbsent(p.policy(), k -> p.msPerToken());
+                PrefillTiming.Point base = first.computeIfAbsent(p.policy(), k -> p);
                 table.row(p.policy(), Lengths.format(p.tokens()), String.format(Locale.ROOT, "%.2f", p.nanos() / 1e9),
                         String.format(Locale.ROOT, "%.4f", p.msPerToken()),
-                        String.format(Locale.ROOT, "%+.1f%%", 100 * (p.msPerToken() / base - 1)),
-                        String.format(Locale.ROOT, "%.0f", p.tokensPerSecond()),
+                        String.format(Locale.ROOT, "%+.1f%%", 100 * (p.msPerToken() / base.msPerToken() - 1)),
+                        String.format(Locale.ROOT, "%.4f", p.cpuMsPerToken()),
+                        String.format(Locale.ROOT, "%+.1f%%", 100 * (p.cpuMsPerToken() / base.cpuMsPerToken() - 1)),
+                        String.format(Locale.ROOT, "%.0f%%", 100 * p.othersCpuShare()),
                         String.format(Locale.ROOT, "%.1f", p.cacheBytes() / 1048576.0));
             }
             stdout().print(table);

@@ -55,6 +55,10 @@ public final class Charts {
         XYChart chart = new XYChartBuilder().width(800).height(500).title(title).xAxisTitle(xTitle).yAxisTitle(yTitle).build();
         chart.getStyler().setXAxisLogarithmic(logX).setLegendPosition(Styler.LegendPosition.InsideNW)
                 .setChartBackgroundColor(Color.WHITE);
+        chart.getStyler().setXAxisDecimalPattern("#,###");
+        // From zero, with headroom: xchart's own range can clip the highest point, and a flat line should look flat.
+        double top = series.values().stream().flatMap(java.util.Arrays::stream).mapToDouble(r -> r[1]).max().orElse(1);
+        chart.getStyler().setYAxisMin(0.0).setYAxisMax(top * 1.08);
         series.forEach((name, rows) -> {
             double[] x = new double[rows.length];
             double[] y = new double[rows.length];

@@ -14,10 +14,20 @@ import java.util.SplittableRandom;
  */
 public final class PrefillTiming {
 
-    /** One measured prefill. */
-    public record Point(String policy, int tokens, long nanos, long cacheBytes) {
+    /**
+     * One measured prefill.
+     *
+     * @param cpuNanos       CPU time this process spent meanwhile, all threads: steadier than wall time on a
+     *                       shared machine
+     * @param othersCpuShare share of the machine's CPUs other processes used meanwhile (0..1)
+     */
+    public record Point(String policy, int tokens, long nanos, long cpuNanos, long cacheBytes, double othersCpuShare) {
         public double msPerToken() {
             return nanos / 1e6 / tokens;
+        }
+
+        public double cpuMsPerToken() {
+            return cpuNanos / 1e6 / tokens;
         }
 
         public double tokensPerSecond() {
@@ -37,6 +47,7 @@ public final class PrefillTiming {
     public static Point measure(LlamaModel model, Backend backend, CacheSettings settings, int[] tokens, Progress progress) {
         Session session = Sessions.fresh(model, backend, settings, tokens.length);
         int chunk = session.maxChunk();
+        MachineLoad before = MachineLoad.now();
         long t0 = System.nanoTime();
         for (int start = 0; start < tokens.length; start += chunk) {
             int n = Math.min(chunk, tokens.length - start);
@@ -44,6 +55,9 @@ public final class PrefillTiming {
             progress.advance(n);
         }
         long nanos = System.nanoTime() - t0;
-        return new Point(Sessions.label(settings), tokens.length, nanos, session.cache().bytes());
+        MachineLoad after = MachineLoad.now();
+        return new Point(Sessions.label(settings), tokens.length, nanos,
+                Math.round((after.ownSeconds() - before.ownSeconds()) * 1e9), session.cache().bytes(),
+                after.othersShareSince(before));
     }
 }
