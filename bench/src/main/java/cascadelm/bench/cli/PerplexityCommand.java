@@ -93,7 +93,7 @@ final class PerplexityCommand extends EvalCommandBase {
             wrote(file);
             Path png = dir.resolve("perplexity.png");
             Charts.lines(png, "streaming NLL, " + Path.of(text.toString()).getFileName() + " (bins of " + binSize + " tokens)",
-                    "token position", "mean NLL (nats)", curves, false);
+                    "token position", "mean NLL (nats)", curves);
             wrote(png);
 
             int n = tokens.length;

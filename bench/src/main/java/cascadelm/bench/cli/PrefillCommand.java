@@ -115,7 +115,7 @@ final class PrefillCommand extends EvalCommandBase {
             Path png = dir.resolve("prefill.png");
             Charts.lines(png, "prefill cost per token, " + modelOptions.model.getFileName() + " on " + backend.name()
                             + " (" + backend.threads() + " threads)",
-                    "document length (tokens)", "ms per token (wall)", series, false);
+                    "document length (tokens)", "ms per token (wall)", series);
             wrote(png);
 
             Table table = new Table("policy", "tokens", "seconds", "ms/token", "vs shortest", "CPU ms/token",

@@ -49,11 +49,14 @@ public final class Charts {
         BitmapEncoder.saveBitmap(chart, png.toString(), BitmapEncoder.BitmapFormat.PNG);
     }
 
-    /** Lines with markers, one series per entry: rows of (x, y). */
-    public static void lines(Path png, String title, String xTitle, String yTitle, Map<String, double[][]> series,
-                             boolean logX) throws IOException {
+    /**
+     * Lines with markers, one series per entry: rows of (x, y). Linear axes: a per-token cost that grows linearly
+     * with length (the full cache) is then a straight rising line, a bounded one a flat line.
+     */
+    public static void lines(Path png, String title, String xTitle, String yTitle, Map<String, double[][]> series)
+            throws IOException {
         XYChart chart = new XYChartBuilder().width(800).height(500).title(title).xAxisTitle(xTitle).yAxisTitle(yTitle).build();
-        chart.getStyler().setXAxisLogarithmic(logX).setLegendPosition(Styler.LegendPosition.InsideNW)
+        chart.getStyler().setLegendPosition(Styler.LegendPosition.OutsideS)
                 .setChartBackgroundColor(Color.WHITE);
         chart.getStyler().setXAxisDecimalPattern("#,###");
         // From zero, with headroom: xchart's own range can clip the highest point, and a flat line should look flat.
