@@ -85,15 +85,15 @@ public final class Main implements Runnable {
     }
 
     /** A user error in the options, found after parsing (a missing prompt file, an invalid value). */
-    static final class UsageException extends RuntimeException {
-        UsageException(String message) {
+    public static final class UsageException extends RuntimeException {
+        public UsageException(String message) {
             super(message);
         }
     }
 
     /** The model path does not lead to a readable file. */
-    static final class BadModelPathException extends RuntimeException {
-        BadModelPathException(String message) {
+    public static final class BadModelPathException extends RuntimeException {
+        public BadModelPathException(String message) {
             super(message);
         }
     }
