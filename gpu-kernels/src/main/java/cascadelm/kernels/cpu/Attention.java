@@ -111,11 +111,24 @@ final class Attention {
             return (query * nHeads + head) * headDim;
         }
 
+        // Each pass is its own method: inlined into one body, the passes exceed C2's inlining budget and
+        // the vector calls left un-inlined run boxed, several times slower (seen in a JFR profile).
         void run() {
             int queries = q1 - q0;
             int stride = visible(q1 - 1);
             float[] p = buffer(probabilities, worker, heads * queries * stride);
-            // Pass 1: scaled dot products, key chunk by key chunk so the chunk is reused by every row.
+            dotProducts(p, queries, stride);
+            for (int r = 0; r < heads * queries; r++) {
+                softmaxRow(p, r * stride, visible(q0 + r % queries));
+            }
+            if (scores != null) {
+                accumulateScores(p, queries, stride);
+            }
+            weightedValues(p, queries, stride);
+        }
+
+        /** Scaled q·k, key chunk by key chunk so each chunk is reused by every row from cache. */
+        private void dotProducts(float[] p, int queries, int stride) {
             for (int j0 = 0; j0 < stride; j0 += KEY_CHUNK) {
                 int j1 = Math.min(stride, j0 + KEY_CHUNK);
                 for (int h = 0; h < heads; h++) {
@@ -129,17 +142,10 @@ final class Attention {
                     }
                 }
             }
-            // Pass 2: exact softmax over each whole visible row.
-            for (int r = 0; r < heads * queries; r++) {
-                int vis = visible(q0 + r % queries);
-                float max = Elementwise.max(p, r * stride, vis);
-                float sum = Elementwise.expMinus(p, r * stride, vis, max);
-                Elementwise.scale(p, r * stride, vis, 1 / sum);
-            }
-            if (scores != null) {
-                accumulateScores(p, queries, stride);
-            }
-            // Pass 3: probability-weighted sum of values, again chunk by chunk.
+        }
+
+        /** Probability-weighted sums of values, again chunk by chunk. */
+        private void weightedValues(float[] p, int queries, int stride) {
             for (int h = 0; h < heads; h++) {
                 for (int i = q0; i < q1; i++) {
                     java.util.Arrays.fill(out, rowOffset(head0 + h, i), rowOffset(head0 + h, i) + headDim, 0f);
@@ -185,6 +191,40 @@ final class Attention {
                     Elementwise.add(target, head * nKeys, acc, 0, stride);
                 }
             }
+        }
+    }
+
+    /** Exact softmax of one whole visible row, in place. */
+    static void softmaxRow(float[] p, int offset, int length) {
+        FloatVector m = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
+        int i = 0;
+        for (int end = length - L; i <= end; i += L) {
+            m = m.max(FloatVector.fromArray(F, p, offset + i));
+        }
+        float max = m.reduceLanes(VectorOperators.MAX);
+        for (int t = i; t < length; t++) {
+            max = Math.max(max, p[offset + t]);
+        }
+        FloatVector sum = FloatVector.zero(F);
+        i = 0;
+        for (int end = length - L; i <= end; i += L) {
+            FloatVector e = FloatVector.fromArray(F, p, offset + i).sub(max).lanewise(VectorOperators.EXP);
+            e.intoArray(p, offset + i);
+            sum = sum.add(e);
+        }
+        float total = sum.reduceLanes(VectorOperators.ADD);
+        for (int t = i; t < length; t++) {
+            float e = (float) Math.exp(p[offset + t] - max);
+            p[offset + t] = e;
+            total += e;
+        }
+        FloatVector inv = FloatVector.broadcast(F, 1 / total);
+        i = 0;
+        for (int end = length - L; i <= end; i += L) {
+            FloatVector.fromArray(F, p, offset + i).mul(inv).intoArray(p, offset + i);
+        }
+        for (int t = i; t < length; t++) {
+            p[offset + t] *= 1 / total;
         }
     }
 

@@ -1,9 +1,13 @@
 package cascadelm.kernels.cpu;
 
+import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 
+import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -25,7 +29,22 @@ final class Lanes {
     static final ValueLayout.OfShort SHORT = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(LE);
     static final ValueLayout.OfFloat FLOAT = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(LE);
 
+    static final ValueLayout.OfLong LONG = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(LE);
+    static final ValueLayout.OfInt INT = ValueLayout.JAVA_INT_UNALIGNED.withOrder(LE);
+
     private Lanes() {
+    }
+
+    /**
+     * L bytes widened to int lanes (sign-extended). Nibbles are then split with int shifts: x86 has no
+     * byte-lane shift, so shifting before widening costs several instructions more.
+     */
+    static IntVector bytesAsInts(MemorySegment w, long offset) {
+        return (IntVector) ByteVector.fromMemorySegment(B, w, offset, LE).castShape(I, 0);
+    }
+
+    static FloatVector toFloat(IntVector v) {
+        return (FloatVector) v.convert(VectorOperators.I2F, 0);
     }
 
 }

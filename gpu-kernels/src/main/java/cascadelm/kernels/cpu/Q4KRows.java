@@ -1,15 +1,15 @@
 package cascadelm.kernels.cpu;
 
-import static cascadelm.kernels.cpu.Lanes.B;
 import static cascadelm.kernels.cpu.Lanes.F;
 import static cascadelm.kernels.cpu.Lanes.L;
-import static cascadelm.kernels.cpu.Lanes.LE;
+import static cascadelm.kernels.cpu.Lanes.bytesAsInts;
+import static cascadelm.kernels.cpu.Lanes.toFloat;
 
 import java.lang.foreign.MemorySegment;
 
 import cascadelm.kernels.TensorType;
-import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 
 /**
@@ -26,12 +26,21 @@ final class Q4KRows extends RowKernel {
 
     /** The 6-bit scale of sub-block j, packed as ggml's get_scale_min_k4 reads it. */
     static int scale(MemorySegment w, long scales, int j) {
-        return j < 4 ? u8(w, scales + j) & 63 : (u8(w, scales + j + 4) & 0xF) | ((u8(w, scales + j - 4) >> 6) << 4);
+        return scale(w.get(Lanes.LONG, scales), w.get(Lanes.INT, scales + 8), j);
     }
 
     /** The 6-bit min of sub-block j. */
     static int min(MemorySegment w, long scales, int j) {
-        return j < 4 ? u8(w, scales + j + 4) & 63 : (u8(w, scales + j + 4) >> 4) | ((u8(w, scales + j) >> 6) << 4);
+        return min(w.get(Lanes.LONG, scales), w.get(Lanes.INT, scales + 8), j);
+    }
+
+    // The 12 scale bytes as a long (bytes 0..7) and an int (bytes 8..11): one load each per block.
+    private static int scale(long q, int tail, int j) {
+        return j < 4 ? (int) (q >>> 8 * j) & 63 : ((tail >>> 8 * (j - 4)) & 0xF) | (((int) (q >>> 8 * (j - 4)) & 0xC0) >> 2);
+    }
+
+    private static int min(long q, int tail, int j) {
+        return j < 4 ? (int) (q >>> 8 * (j + 4)) & 63 : ((tail >>> 8 * (j - 4) + 4) & 0xF) | (((int) (q >>> 8 * j) & 0xC0) >> 2);
     }
 
     @Override
@@ -44,16 +53,18 @@ final class Q4KRows extends RowKernel {
             long at = rowOffset + (long) b * BYTES;
             float d = half(w, at);
             float dmin = half(w, at + 2);
+            long q = w.get(Lanes.LONG, at + 4);
+            int tail = w.get(Lanes.INT, at + 12);
             for (int k = 0; k < 4; k++) {
-                FloatVector s0 = FloatVector.broadcast(F, d * scale(w, at + 4, 2 * k));
-                FloatVector m0 = FloatVector.broadcast(F, -dmin * min(w, at + 4, 2 * k));
-                FloatVector s1 = FloatVector.broadcast(F, d * scale(w, at + 4, 2 * k + 1));
-                FloatVector m1 = FloatVector.broadcast(F, -dmin * min(w, at + 4, 2 * k + 1));
+                FloatVector s0 = FloatVector.broadcast(F, d * scale(q, tail, 2 * k));
+                FloatVector m0 = FloatVector.broadcast(F, -dmin * min(q, tail, 2 * k));
+                FloatVector s1 = FloatVector.broadcast(F, d * scale(q, tail, 2 * k + 1));
+                FloatVector m1 = FloatVector.broadcast(F, -dmin * min(q, tail, 2 * k + 1));
                 int xAt = xOffset + 256 * b + 64 * k;
                 for (int j = 0; j < 32; j += L) {
-                    ByteVector q = ByteVector.fromMemorySegment(B, w, at + 16 + 32 * k + j, LE);
-                    FloatVector lo = (FloatVector) q.and((byte) 0xF).castShape(F, 0);
-                    FloatVector hi = (FloatVector) q.lanewise(VectorOperators.LSHR, 4).castShape(F, 0);
+                    IntVector n = bytesAsInts(w, at + 16 + 32 * k + j);
+                    FloatVector lo = toFloat(n.and(0xF));
+                    FloatVector hi = toFloat(n.lanewise(VectorOperators.LSHR, 4).and(0xF));
                     acc0 = lo.fma(s0, m0).fma(FloatVector.fromArray(F, x, xAt + j), acc0);
                     acc1 = hi.fma(s1, m1).fma(FloatVector.fromArray(F, x, xAt + 32 + j), acc1);
                 }
@@ -72,15 +83,17 @@ final class Q4KRows extends RowKernel {
             long at = rowOffset + (long) b * BYTES;
             float d = half(w, at);
             float dmin = half(w, at + 2);
+            long q = w.get(Lanes.LONG, at + 4);
+            int tail = w.get(Lanes.INT, at + 12);
             for (int k = 0; k < 4; k++) {
-                FloatVector s0 = FloatVector.broadcast(F, d * scale(w, at + 4, 2 * k));
-                FloatVector m0 = FloatVector.broadcast(F, -dmin * min(w, at + 4, 2 * k));
-                FloatVector s1 = FloatVector.broadcast(F, d * scale(w, at + 4, 2 * k + 1));
-                FloatVector m1 = FloatVector.broadcast(F, -dmin * min(w, at + 4, 2 * k + 1));
+                FloatVector s0 = FloatVector.broadcast(F, d * scale(q, tail, 2 * k));
+                FloatVector m0 = FloatVector.broadcast(F, -dmin * min(q, tail, 2 * k));
+                FloatVector s1 = FloatVector.broadcast(F, d * scale(q, tail, 2 * k + 1));
+                FloatVector m1 = FloatVector.broadcast(F, -dmin * min(q, tail, 2 * k + 1));
                 for (int j = 0; j < 32; j += L) {
-                    ByteVector q = ByteVector.fromMemorySegment(B, w, at + 16 + 32 * k + j, LE);
-                    ((FloatVector) q.and((byte) 0xF).castShape(F, 0)).fma(s0, m0).intoArray(out, o + 64 * k + j);
-                    ((FloatVector) q.lanewise(VectorOperators.LSHR, 4).castShape(F, 0)).fma(s1, m1).intoArray(out, o + 64 * k + 32 + j);
+                    IntVector n = bytesAsInts(w, at + 16 + 32 * k + j);
+                    toFloat(n.and(0xF)).fma(s0, m0).intoArray(out, o + 64 * k + j);
+                    toFloat(n.lanewise(VectorOperators.LSHR, 4).and(0xF)).fma(s1, m1).intoArray(out, o + 64 * k + 32 + j);
                 }
             }
         }

@@ -1,15 +1,15 @@
 package cascadelm.kernels.cpu;
 
-import static cascadelm.kernels.cpu.Lanes.B;
 import static cascadelm.kernels.cpu.Lanes.F;
 import static cascadelm.kernels.cpu.Lanes.L;
-import static cascadelm.kernels.cpu.Lanes.LE;
+import static cascadelm.kernels.cpu.Lanes.bytesAsInts;
+import static cascadelm.kernels.cpu.Lanes.toFloat;
 
 import java.lang.foreign.MemorySegment;
 
 import cascadelm.kernels.TensorType;
-import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 
 /**
@@ -28,6 +28,7 @@ final class Q4_0Rows extends RowKernel {
         if (!Lanes.QUANT_VECTORS) {
             return scalarDot(w, rowOffset, x, xOffset, cols);
         }
+        // Two block accumulators so consecutive blocks do not wait on each other's FMA.
         FloatVector acc0 = FloatVector.zero(F), acc1 = acc0;
         int blocks = cols / 32;
         int b = 0;
@@ -43,16 +44,15 @@ final class Q4_0Rows extends RowKernel {
         return acc0.add(acc1).reduceLanes(VectorOperators.ADD);
     }
 
+    /** Σ (q − 8) · x over one block, before the block scale. */
     private static FloatVector block(MemorySegment w, long at, float[] x, int xAt) {
-        FloatVector s = FloatVector.zero(F);
+        FloatVector lo = FloatVector.zero(F), hi = lo;
         for (int j = 0; j < 16; j += L) {
-            ByteVector q = ByteVector.fromMemorySegment(B, w, at + 2 + j, LE);
-            FloatVector lo = (FloatVector) q.and((byte) 0xF).sub((byte) 8).castShape(F, 0);
-            FloatVector hi = (FloatVector) q.lanewise(VectorOperators.LSHR, 4).sub((byte) 8).castShape(F, 0);
-            s = lo.fma(FloatVector.fromArray(F, x, xAt + j), s);
-            s = hi.fma(FloatVector.fromArray(F, x, xAt + 16 + j), s);
+            IntVector q = bytesAsInts(w, at + 2 + j);
+            lo = toFloat(q.and(0xF).sub(8)).fma(FloatVector.fromArray(F, x, xAt + j), lo);
+            hi = toFloat(q.lanewise(VectorOperators.LSHR, 4).and(0xF).sub(8)).fma(FloatVector.fromArray(F, x, xAt + 16 + j), hi);
         }
-        return s;
+        return lo.add(hi);
     }
 
     @Override
@@ -65,9 +65,9 @@ final class Q4_0Rows extends RowKernel {
             long at = rowOffset + (long) b * BYTES;
             float d = half(w, at);
             for (int j = 0; j < 16; j += L) {
-                ByteVector q = ByteVector.fromMemorySegment(B, w, at + 2 + j, LE);
-                ((FloatVector) q.and((byte) 0xF).sub((byte) 8).castShape(F, 0)).mul(d).intoArray(out, o + j);
-                ((FloatVector) q.lanewise(VectorOperators.LSHR, 4).sub((byte) 8).castShape(F, 0)).mul(d).intoArray(out, o + 16 + j);
+                IntVector q = bytesAsInts(w, at + 2 + j);
+                toFloat(q.and(0xF).sub(8)).mul(d).intoArray(out, o + j);
+                toFloat(q.lanewise(VectorOperators.LSHR, 4).and(0xF).sub(8)).mul(d).intoArray(out, o + 16 + j);
             }
         }
     }

@@ -1,16 +1,16 @@
 package cascadelm.kernels.cpu;
 
-import static cascadelm.kernels.cpu.Lanes.B;
 import static cascadelm.kernels.cpu.Lanes.F;
 import static cascadelm.kernels.cpu.Lanes.L;
-import static cascadelm.kernels.cpu.Lanes.LE;
+import static cascadelm.kernels.cpu.Lanes.bytesAsInts;
+import static cascadelm.kernels.cpu.Lanes.toFloat;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
 import cascadelm.kernels.TensorType;
-import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 
 /**
@@ -29,53 +29,48 @@ final class Q6KRows extends RowKernel {
         return w.get(ValueLayout.JAVA_BYTE, at + 192 + sub);
     }
 
+    // The four value groups of a half are decoded by one loop over g rather than four unrolled copies:
+    // unrolled, C2 reaches its inlining node limit, stops inlining the vector calls and boxes every vector.
+
     @Override
     float dot(MemorySegment w, long rowOffset, float[] x, int xOffset, int cols) {
         if (!Lanes.QUANT_VECTORS) {
             return scalarDot(w, rowOffset, x, xOffset, cols);
         }
-        FloatVector acc0 = FloatVector.zero(F), acc1 = acc0;
+        FloatVector acc = FloatVector.zero(F);
         for (int b = 0; b < cols / 256; b++) {
             long at = rowOffset + (long) b * BYTES;
             float d = half(w, at + 208);
             for (int h = 0; h < 2; h++) {
                 long ql = at + 64 * h;
                 long qh = at + 128 + 32 * h;
+                // The 8 scales of this half in one load; byte i scales values 16i..16i+15 of the half.
+                long scales = w.get(Lanes.LONG, at + 192 + 8 * h);
                 int xAt = xOffset + 256 * b + 128 * h;
                 for (int l = 0; l < 32; l += L) {
-                    int sub = 8 * h + l / 16;
-                    ByteVector a = ByteVector.fromMemorySegment(B, w, ql + l, LE);
-                    ByteVector c = ByteVector.fromMemorySegment(B, w, ql + 32 + l, LE);
-                    ByteVector hi = ByteVector.fromMemorySegment(B, w, qh + l, LE);
-                    acc0 = q1(a, hi).mul(d * scale(w, at, sub)).fma(FloatVector.fromArray(F, x, xAt + l), acc0);
-                    acc1 = q2(c, hi).mul(d * scale(w, at, sub + 2)).fma(FloatVector.fromArray(F, x, xAt + 32 + l), acc1);
-                    acc0 = q3(a, hi).mul(d * scale(w, at, sub + 4)).fma(FloatVector.fromArray(F, x, xAt + 64 + l), acc0);
-                    acc1 = q4(c, hi).mul(d * scale(w, at, sub + 6)).fma(FloatVector.fromArray(F, x, xAt + 96 + l), acc1);
+                    IntVector high = bytesAsInts(w, qh + l);
+                    for (int g = 0; g < 4; g++) {
+                        FloatVector q = quants(w, ql + l, high, g);
+                        acc = q.mul(d * scale(scales, l / 16 + 2 * g)).fma(FloatVector.fromArray(F, x, xAt + 32 * g + l), acc);
+                    }
                 }
             }
         }
-        return acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+        return acc.reduceLanes(VectorOperators.ADD);
     }
 
-    // The high two bits are moved to bits 4..5 by shifting the qh byte, then masked with 0x30.
-    private static FloatVector q1(ByteVector ql, ByteVector qh) {
-        return signed(ql.and((byte) 0xF).or(qh.lanewise(VectorOperators.LSHL, 4).and((byte) 0x30)));
+    private static int scale(long scales, int i) {
+        return (byte) (scales >>> 8 * i);
     }
 
-    private static FloatVector q2(ByteVector ql, ByteVector qh) {
-        return signed(ql.and((byte) 0xF).or(qh.lanewise(VectorOperators.LSHL, 2).and((byte) 0x30)));
-    }
-
-    private static FloatVector q3(ByteVector ql, ByteVector qh) {
-        return signed(ql.lanewise(VectorOperators.LSHR, 4).or(qh.and((byte) 0x30)));
-    }
-
-    private static FloatVector q4(ByteVector ql, ByteVector qh) {
-        return signed(ql.lanewise(VectorOperators.LSHR, 4).or(qh.lanewise(VectorOperators.LSHR, 2).and((byte) 0x30)));
-    }
-
-    private static FloatVector signed(ByteVector q) {
-        return (FloatVector) q.sub((byte) 32).castShape(F, 0);
+    /**
+     * Group g (values l + 32g) of the bytes at ql + l: the low nibble of ql[l] (g = 0), ql[l + 32] (1),
+     * their high nibbles (2, 3), with bits 2g..2g+1 of qh[l] above them; minus 32.
+     */
+    private static FloatVector quants(MemorySegment w, long ql, IntVector high, int g) {
+        IntVector low = bytesAsInts(w, ql + 32 * (g & 1)).lanewise(VectorOperators.LSHR, 4 * (g >> 1)).and(0xF);
+        IntVector top = high.lanewise(VectorOperators.LSHR, 2 * g).and(3).lanewise(VectorOperators.LSHL, 4);
+        return toFloat(low.or(top).sub(32));
     }
 
     @Override
@@ -90,16 +85,13 @@ final class Q6KRows extends RowKernel {
             for (int h = 0; h < 2; h++) {
                 long ql = at + 64 * h;
                 long qh = at + 128 + 32 * h;
+                long scales = w.get(Lanes.LONG, at + 192 + 8 * h);
                 int oh = o + 128 * h;
                 for (int l = 0; l < 32; l += L) {
-                    int sub = 8 * h + l / 16;
-                    ByteVector a = ByteVector.fromMemorySegment(B, w, ql + l, LE);
-                    ByteVector c = ByteVector.fromMemorySegment(B, w, ql + 32 + l, LE);
-                    ByteVector hi = ByteVector.fromMemorySegment(B, w, qh + l, LE);
-                    q1(a, hi).mul(d * scale(w, at, sub)).intoArray(out, oh + l);
-                    q2(c, hi).mul(d * scale(w, at, sub + 2)).intoArray(out, oh + 32 + l);
-                    q3(a, hi).mul(d * scale(w, at, sub + 4)).intoArray(out, oh + 64 + l);
-                    q4(c, hi).mul(d * scale(w, at, sub + 6)).intoArray(out, oh + 96 + l);
+                    IntVector high = bytesAsInts(w, qh + l);
+                    for (int g = 0; g < 4; g++) {
+                        quants(w, ql + l, high, g).mul(d * scale(scales, l / 16 + 2 * g)).intoArray(out, oh + 32 * g + l);
+                    }
                 }
             }
         }

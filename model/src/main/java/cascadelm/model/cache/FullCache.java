@@ -42,7 +42,7 @@ public final class FullCache implements KvCache {
     }
 
     @Override
-    public void positions(int[] out) {
+    public void positions(int layer, int kvHead, int[] out) {
         for (int i = 0; i < rows; i++) out[i] = i;
     }
 

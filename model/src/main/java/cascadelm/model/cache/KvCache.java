@@ -16,8 +16,11 @@ public interface KvCache {
     /** Rows the next chunk's queries see before the chunk itself; the same in every layer and head. */
     int rows();
 
-    /** Writes the rotary position of each of the first {@link #rows()} rows, in attention order. */
-    void positions(int[] out);
+    /**
+     * Writes the rotary position of each of the first {@link #rows()} rows of one layer and KV head, in
+     * attention order (heads may hold different tokens, so with original positions they may differ).
+     */
+    void positions(int layer, int kvHead, int[] out);
 
     /** Rotary position of the first token of the next chunk; the chunk's tokens follow consecutively. */
     int nextPosition();

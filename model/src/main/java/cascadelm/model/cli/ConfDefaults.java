@@ -14,7 +14,8 @@ import java.util.Properties;
 /**
  * Option defaults from {@code conf/cascade-lm.properties}: key {@code <command>.<option without dashes>},
  * e.g. {@code generate.max-tokens=256}. A key absent there keeps the default compiled into the option, so
- * the file can be deleted; an option given on the command line always wins.
+ * the file can be deleted; an option given on the command line always wins. Cache options without a line
+ * there take {@code CacheSettings.DEFAULTS}.
  */
 final class ConfDefaults implements IDefaultValueProvider {
     private final Properties properties;
@@ -41,6 +42,10 @@ final class ConfDefaults implements IDefaultValueProvider {
         if (!(arg instanceof OptionSpec option) || arg.command() == null) return null;
         String key = arg.command().name() + "." + option.longestName().replaceFirst("^-+", "");
         String value = properties.getProperty(key);
-        return value == null ? null : value.trim();
+        if (value == null) {
+            // The cache settings' built-in defaults live with their definition.
+            return cascadelm.model.cache.CacheSettings.DEFAULTS.get(option.longestName().replaceFirst("^-+", ""));
+        }
+        return value.trim();
     }
 }

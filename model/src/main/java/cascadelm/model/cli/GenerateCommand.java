@@ -2,13 +2,17 @@ package cascadelm.model.cli;
 
 import cascadelm.kernels.Backend;
 import cascadelm.kernels.cpu.CpuBackend;
-import cascadelm.model.cache.FullCache;
+import cascadelm.model.cache.CacheSettings;
+import cascadelm.model.cache.Caches;
+import cascadelm.model.cache.KvCache;
+import cascadelm.model.llama.ModelConfig;
 import cascadelm.model.generate.Generator;
 import cascadelm.model.generate.Prompts;
 import cascadelm.model.generate.Sampler;
 import cascadelm.model.llama.LlamaModel;
 import cascadelm.model.llama.Session;
 import cascadelm.model.tokenizer.Tokenizer;
+import cascadelm.model.tokenizer.UnsupportedChatTemplateException;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -34,6 +38,9 @@ final class GenerateCommand implements Callable<Integer> {
 
     @Mixin
     ModelOptions modelOptions;
+
+    @Mixin
+    CacheOptions cacheOptions;
 
     @ArgGroup(exclusive = true, multiplicity = "1")
     PromptSource prompt;
@@ -69,10 +76,6 @@ final class GenerateCommand implements Callable<Integer> {
             description = "CPU threads; 0 = all cores (default: ${DEFAULT-VALUE}).")
     int threads;
 
-    @Option(names = "--stride", defaultValue = "1024", paramLabel = "N",
-            description = "Prompt tokens processed per forward pass (default: ${DEFAULT-VALUE}).")
-    int stride;
-
     @Option(names = "--chat", description = "Wrap the prompt in the model's chat template (Llama 3 or ChatML).")
     boolean chat;
 
@@ -83,30 +86,36 @@ final class GenerateCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         validate();
+        CacheSettings settings = cacheOptions.settings();
         String text = promptText();
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         try (LlamaModel model = modelOptions.open();
              Backend backend = new CpuBackend(threads)) {
             Tokenizer tokenizer = model.tokenizer();
-            int[] tokens = chat ? Prompts.chat(model, system, text) : Prompts.plain(tokenizer, text);
-            Session session = new Session(model, backend,
-                    new FullCache(model.config().layers(), model.config().kvHeads(), model.config().headDim(),
-                            tokens.length + maxTokens),
-                    Math.min(stride, tokens.length));
+            int[] tokens;
+            try {
+                tokens = chat ? Prompts.chat(model, system, text) : Prompts.plain(tokenizer, text);
+            } catch (UnsupportedChatTemplateException e) {
+                throw new Main.UsageException("--chat is not supported for this model: " + e.getMessage());
+            }
+            ModelConfig c = model.config();
+            KvCache cache = Caches.create(settings, c.layers(), c.heads(), c.kvHeads(), c.headDim(),
+                    tokens.length + maxTokens);
+            Session session = new Session(model, backend, cache, Math.min(settings.stride(), tokens.length));
             Tokenizer.StreamingDecoder decoder = tokenizer.streamingDecoder();
             Generator.Result r = Generator.generate(session, tokens, new Sampler(temperature, topK, topP, seed),
                     maxTokens, tokenizer.stopTokens(), token -> {
                         out.print(decoder.accept(token));
                         out.flush();
-                    });
+                    }, new ProgressLine(err, "prefill", tokens.length, ProgressLine.stderrIsTerminal()));
             out.println(decoder.flush());
             out.flush();
             err.println(String.format(Locale.ROOT,
-                    "tokens in %d, out %d (%s) | prefill %.1f tok/s | decode %.1f tok/s | %s",
+                    "tokens in %d, out %d (%s) | prefill %.1f tok/s | decode %.1f tok/s | %s | %s",
                     r.promptTokens(), r.tokens().length,
                     r.stop() == Generator.Stop.STOP_TOKEN ? "stop token" : "max tokens",
-                    r.prefillTokensPerSecond(), r.decodeTokensPerSecond(), backend.name()));
+                    r.prefillTokensPerSecond(), r.decodeTokensPerSecond(), cache.describe(), backend.name()));
             err.flush();
         }
         return 0;
@@ -120,7 +129,6 @@ final class GenerateCommand implements Callable<Integer> {
         if (topK < 0) throw new Main.UsageException("--top-k must be ≥ 0 (0 = no limit), got " + topK);
         if (!(topP > 0 && topP <= 1)) throw new Main.UsageException("--top-p must be in (0, 1], got " + topP);
         if (threads < 0) throw new Main.UsageException("--threads must be ≥ 0 (0 = all cores), got " + threads);
-        if (stride < 1) throw new Main.UsageException("--stride must be ≥ 1, got " + stride);
     }
 
     private String promptText() throws IOException {

@@ -15,7 +15,7 @@ import java.nio.file.NoSuchFileException;
  */
 @Command(name = "cascade-lm", mixinStandardHelpOptions = true, version = "cascade-lm 0.1.0",
         description = "Llama-family language models with a cascading KV cache.",
-        subcommands = {GenerateCommand.class, InspectCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {GenerateCommand.class, InspectCommand.class, CorpusCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -26,7 +26,8 @@ public final class Main implements Runnable {
 
     @Override
     public void run() {
-        throw new CommandLine.ParameterException(spec.commandLine(), "a command is required (generate, inspect)");
+        throw new CommandLine.ParameterException(spec.commandLine(), "a command is required ("
+                + String.join(", ", spec.commandLine().getSubcommands().keySet()) + ")");
     }
 
     public static void main(String[] args) {
@@ -36,13 +37,16 @@ public final class Main implements Runnable {
     /** Runs the CLI and returns its exit code (tests call this instead of main). */
     public static int run(String[] args, PrintWriter out, PrintWriter err) {
         CommandLine cli = new CommandLine(new Main());
+        for (CliExtension extension : java.util.ServiceLoader.load(CliExtension.class)) {
+            extension.commands().forEach(cli::addSubcommand);
+        }
         cli.setOut(out);
         cli.setErr(err);
         cli.setExitCodeExceptionMapper(Main::exitCode);
         String conf = System.getProperty("cascadelm.conf");
-        if (conf != null) {
+        {
             try {
-                cli.setDefaultValueProvider(ConfDefaults.load(java.nio.file.Path.of(conf)));
+                cli.setDefaultValueProvider(ConfDefaults.load(conf == null ? null : java.nio.file.Path.of(conf)));
             } catch (UsageException e) {
                 err.println("cascade-lm: " + e.getMessage());
                 err.flush();
@@ -81,15 +85,15 @@ public final class Main implements Runnable {
     }
 
     /** A user error in the options, found after parsing (a missing prompt file, an invalid value). */
-    static final class UsageException extends RuntimeException {
-        UsageException(String message) {
+    public static final class UsageException extends RuntimeException {
+        public UsageException(String message) {
             super(message);
         }
     }
 
     /** The model path does not lead to a readable file. */
-    static final class BadModelPathException extends RuntimeException {
-        BadModelPathException(String message) {
+    public static final class BadModelPathException extends RuntimeException {
+        public BadModelPathException(String message) {
             super(message);
         }
     }

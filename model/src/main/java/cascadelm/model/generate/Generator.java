@@ -30,11 +30,17 @@ public final class Generator {
 
     /** Feeds tokens through the session in chunks; returns the last token's logits. */
     public static float[] prefill(Session session, int[] prompt) {
+        return prefill(session, prompt, done -> { });
+    }
+
+    /** As {@link #prefill(Session, int[])}, telling {@code progress} how many tokens are done after each chunk. */
+    public static float[] prefill(Session session, int[] prompt, IntConsumer progress) {
         if (prompt.length == 0) throw new IllegalArgumentException("the prompt has no tokens");
         float[] logits = null;
         for (int start = 0; start < prompt.length; start += session.maxChunk()) {
             int n = Math.min(session.maxChunk(), prompt.length - start);
             logits = session.forward(prompt, start, n, null);
+            progress.accept(start + n);
         }
         return logits;
     }
@@ -45,9 +51,15 @@ public final class Generator {
      */
     public static Result generate(Session session, int[] prompt, Sampler sampler, int maxTokens,
                                   Set<Integer> stopTokens, IntConsumer onToken) {
+        return generate(session, prompt, sampler, maxTokens, stopTokens, onToken, done -> { });
+    }
+
+    /** As above, reporting prefill progress (prompt tokens done) to {@code prefillProgress}. */
+    public static Result generate(Session session, int[] prompt, Sampler sampler, int maxTokens,
+                                  Set<Integer> stopTokens, IntConsumer onToken, IntConsumer prefillProgress) {
         if (maxTokens < 0) throw new IllegalArgumentException("max tokens must be ≥ 0, got " + maxTokens);
         long t0 = System.nanoTime();
-        float[] logits = prefill(session, prompt);
+        float[] logits = prefill(session, prompt, prefillProgress);
         long t1 = System.nanoTime();
         int[] out = new int[maxTokens];
         int produced = 0;

@@ -115,9 +115,9 @@ public final class Session {
         int rows = cache.rows();
         ensureKeyCapacity(rows + n);
         if (cachedPositions.length < rows) cachedPositions = new int[rows];
-        cache.positions(cachedPositions);
         for (int g = 0; g < c.kvHeads(); g++) {
             cache.read(layer, g, keys[g], values[g]);
+            cache.positions(layer, g, cachedPositions);
             if (rows > 0) backend.rope(keys[g], rows, 1, hd, cachedPositions, model.weights().rope());
             for (int i = 0; i < n; i++) {
                 System.arraycopy(k, i * kvDim + g * hd, keys[g], (rows + i) * hd, hd);

@@ -100,6 +100,34 @@ class MainTest {
     }
 
     @Test
+    void chatNeedsATemplateTheModelHas() throws Exception {
+        assertEquals(2, run("generate", "--model", tinyModel().toString(), "--prompt", "hi", "--chat"));
+        assertTrue(err.toString().contains("--chat is not supported for this model"), err.toString());
+    }
+
+    @Test
+    void chatRendersTheModelsTemplate() throws Exception {
+        Path qwen = Path.of(getClass().getResource("/fixtures/models/qwen2-bpe.F16.gguf").toURI());
+        assertEquals(0, run("generate", "--model", qwen.toString(), "--prompt", "Who hid the key?", "--chat",
+                "--max-tokens", "4"));
+        // ChatML system + user turn: 5 + 11 + 3 + ... tokens; what matters is that specials were parsed.
+        assertTrue(err.toString().matches("(?s)tokens in (\\d+), out 4 .*"), err.toString());
+    }
+
+    @Test
+    void impossibleCacheSettingsNameTheSetting() throws Exception {
+        Path model = tinyModel();
+        assertEquals(2, run("generate", "--model", model.toString(), "--prompt", "x", "--cache-size", "10", "--cascades", "4"));
+        assertTrue(err.toString().contains("--cache-size 10 must be divisible by cascades (4)"), err.toString());
+        assertEquals(2, run("generate", "--model", model.toString(), "--prompt", "x", "--cache", "sink", "--sinks", "64", "--cache-size", "64"));
+        assertTrue(err.toString().contains("--sinks 64 must be smaller than cache-size (64)"), err.toString());
+        assertEquals(2, run("generate", "--model", model.toString(), "--prompt", "x", "--stride", "0"));
+        assertTrue(err.toString().contains("--stride 0 must be at least 1"), err.toString());
+        assertEquals(2, run("generate", "--model", model.toString(), "--prompt", "x", "--cache", "lru"));
+        assertTrue(err.toString().contains("--cache: 'lru' must be one of full, window, sink, cascade"), err.toString());
+    }
+
+    @Test
     void inspectDescribesTheModel() throws Exception {
         assertEquals(0, run("inspect", tinyModel().toString()));
         String s = out.toString();

@@ -1,0 +1,101 @@
+package cascadelm.model.cache;
+
+import cascadelm.kernels.AttentionScores;
+
+/**
+ * What the fixed-memory policies share: sinks followed by {@code slots} rows per layer and KV head,
+ * allocated once; keys stored un-rotated; rows presented to attention in an order the policy defines
+ * (oldest first); rotary positions either re-assigned by that order or the tokens' own.
+ */
+abstract class BoundedCache implements KvCache {
+    final int layers, kvHeads, headDim, sinks;
+    final boolean originalPositions;
+    final RowStore store;
+    /** Attention order: {@code order[i]} is the store row of the i-th row attention sees. */
+    int[] order;
+    int rows;
+    long seen;
+
+    BoundedCache(int layers, int kvHeads, int headDim, int sinks, int slots, boolean originalPositions) {
+        this.layers = layers;
+        this.kvHeads = kvHeads;
+        this.headDim = headDim;
+        this.sinks = sinks;
+        this.originalPositions = originalPositions;
+        this.store = new RowStore(layers, kvHeads, headDim, sinks + slots);
+        this.order = new int[sinks + slots];
+    }
+
+    BoundedCache(BoundedCache o) {
+        this.layers = o.layers;
+        this.kvHeads = o.kvHeads;
+        this.headDim = o.headDim;
+        this.sinks = o.sinks;
+        this.originalPositions = o.originalPositions;
+        this.store = new RowStore(o.store);
+        this.order = o.order.clone();
+        this.rows = o.rows;
+        this.seen = o.seen;
+    }
+
+    /** Adds the token at document index {@code t} (one row of the chunk) to one layer's state. */
+    abstract void insert(int layer, long t, float[] k, float[] v, int tokenRowOffset, float[] scoreByHead);
+
+    /** Recomputes {@link #order} and {@link #rows} from layer 0's state once a chunk is committed. */
+    abstract void rebuildOrder();
+
+    @Override
+    public int rows() {
+        return rows;
+    }
+
+    @Override
+    public void positions(int layer, int kvHead, int[] out) {
+        if (originalPositions) {
+            int[] p = store.positions[layer][kvHead];
+            for (int i = 0; i < rows; i++) out[i] = p[order[i]];
+        } else {
+            for (int i = 0; i < rows; i++) out[i] = i;
+        }
+    }
+
+    @Override
+    public int nextPosition() {
+        return originalPositions ? Math.toIntExact(seen) : rows;
+    }
+
+    @Override
+    public void read(int layer, int kvHead, float[] k, float[] v) {
+        store.gather(layer, kvHead, order, rows, k, v);
+    }
+
+    @Override
+    public AttentionScores scoreRequest(int layer, int n) {
+        return null;
+    }
+
+    @Override
+    public void append(int layer, float[] k, float[] v, int n) {
+        int kvDim = kvHeads * headDim;
+        float[] noScores = new float[kvHeads];
+        for (int j = 0; j < n; j++) {
+            insert(layer, seen + j, k, v, j * kvDim, noScores);
+        }
+    }
+
+    @Override
+    public void commit(int n) {
+        seen += n;
+        rebuildOrder();
+    }
+
+    @Override
+    public long tokensSeen() {
+        return seen;
+    }
+
+    @Override
+    public long bytes() {
+        return store.bytes() + (long) order.length * Integer.BYTES;
+    }
+}
