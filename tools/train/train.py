@@ -344,14 +344,14 @@ class RowBuilder:
 
 
 class RowDataset:
-    def __init__(self, builder, n):
-        self.b, self.n = builder, n
+    def __init__(self, builder, n, offset=0):
+        self.b, self.n, self.offset = builder, n, offset
 
     def __len__(self):
         return self.n
 
     def __getitem__(self, i):
-        return self.b.row(i)
+        return self.b.row(self.offset + i)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -670,6 +670,17 @@ def cmd_train(args, cfg):
         tc["steps"] = args.steps
     if args.time_budget is not None:
         tc["time_budget_s"] = args.time_budget
+    if args.lr is not None:
+        tc["lr"] = args.lr
+    if args.warmup is not None:
+        tc["warmup_steps"] = args.warmup
+    prev = None  # a continued run: the earlier phase's log and summary
+    if args.prev_run:
+        with open(os.path.join(args.prev_run, "train-log.jsonl")) as f:
+            prev_hist = [json.loads(line) for line in f if line.strip()]
+        with open(os.path.join(args.prev_run, "training.json")) as f:
+            prev = json.load(f)
+        prev["hist"] = prev_hist
     if args.smoke:
         ec.update(qa_docs=12, qa_per_doc=2, summary_docs=4, q8_qa_cases=6, summary_max_new=64)
         tc["val_rows"] = 8
@@ -709,6 +720,11 @@ def cmd_train(args, cfg):
     init_weights(model, mc)
     n_params = sum(p.numel() for p in model.parameters())
     log(f"model: {json.dumps(mc)}; {n_params / 1e6:.2f}M parameters")
+    if args.init_gguf:  # continue from exported weights (the optimizer starts fresh)
+        _, tensors, _ = gw.read_gguf(args.init_gguf)
+        eff = mf.hf_from_gguf(s, tensors)
+        model.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in eff.items()}, strict=True)
+        log(f"initialised from {args.init_gguf}")
 
     decay = [p for n, p in model.named_parameters() if p.dim() == 2 and "embed" not in n]
     no_decay = [p for n, p in model.named_parameters() if not (p.dim() == 2 and "embed" not in n)]
@@ -728,7 +744,8 @@ def cmd_train(args, cfg):
 
     B, L = tc["batch_rows"], dc["seq_len"]
     max_steps = tc.get("steps") or 100000
-    ds = RowDataset(builder, max_steps * B)
+    step0 = prev["steps"] if prev else 0  # rows continue after the earlier phase's, so the data is new
+    ds = RowDataset(builder, max_steps * B, offset=step0 * B)
     dl = torch.utils.data.DataLoader(ds, batch_size=B, shuffle=False, num_workers=tc["workers"],
                                      pin_memory=device == "cuda", prefetch_factor=6, persistent_workers=False,
                                      drop_last=True)
@@ -793,8 +810,8 @@ def cmd_train(args, cfg):
         tokens_seen += x.numel()
         if step % tc["log_every"] == 0 or step == 1:
             with torch.no_grad():
-                rec = {"step": step, "loss": float(loss), "grad_norm": float(gn), "lr": opt.param_groups[0]["lr"],
-                       "tokens": tokens_seen, "elapsed_s": time.time() - t_train}
+                rec = {"step": step0 + step, "loss": float(loss), "grad_norm": float(gn), "lr": opt.param_groups[0]["lr"],
+                       "tokens": tokens_seen + (prev["tokens"] if prev else 0), "elapsed_s": time.time() - t_train}
                 for code, name in CODE_NAMES.items():
                     msk = cc == code
                     n = int(msk.sum())
@@ -849,7 +866,17 @@ def cmd_train(args, cfg):
 
     training = {"steps": step, "batch_rows": B, "seq_len": L, "tokens": tokens_seen, "train_wall_s": round(train_s, 1),
                 "device": torch.cuda.get_device_name(0) if device == "cuda" else "cpu", "torch": torch.__version__,
-                "chars_per_token": round(cpt, 3), "final_val_loss": final_val}
+                "chars_per_token": round(cpt, 3), "final_val_loss": final_val,
+                "lr": tc["lr"], "warmup_steps": tc["warmup_steps"]}
+    if prev:
+        phase = dict(training, init_gguf=args.init_gguf, first_row=step0 * B)
+        phases = prev.get("phases") or [{k: v for k, v in prev.items() if k not in ("hist", "phases")}]
+        training = dict(training, steps=step0 + step, tokens=prev["tokens"] + tokens_seen,
+                        train_wall_s=round(prev["train_wall_s"] + train_s, 1), phases=phases + [phase])
+        hist = prev["hist"] + hist
+        with open(os.path.join(args.out, "train-log.jsonl"), "w") as f:
+            for r in hist:
+                f.write(json.dumps(r) + "\n")
     with open(os.path.join(args.out, "training.json"), "w") as f:
         json.dump(training, f, indent=1)
     evaluate_exported(args.out, cfg, mc, s, files, tok, held_docs, hist, training, device, t_start)
@@ -1083,6 +1110,10 @@ def main():
     b.add_argument("--steps", type=int, default=None, help="fixed step count (default: fit time_budget_s)")
     b.add_argument("--time-budget", type=float, default=None)
     b.add_argument("--smoke", action="store_true", help="small evaluation (pipeline check)")
+    b.add_argument("--lr", type=float, default=None)
+    b.add_argument("--warmup", type=int, default=None)
+    b.add_argument("--init-gguf", default=None, help="start from these (exported) weights")
+    b.add_argument("--prev-run", default=None, help="the earlier phase's --out when continuing (log, step count)")
     e = sub.add_parser("evaluate")
     e.add_argument("--run", required=True, help="a train run's --out (demo-*.gguf, train-log.jsonl, training.json)")
     e.add_argument("--heldout", nargs="+", required=True)

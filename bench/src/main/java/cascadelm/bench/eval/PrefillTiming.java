@@ -1,5 +1,6 @@
 package cascadelm.bench.eval;
 
+import cascadelm.bench.CpuLoad;
 import cascadelm.kernels.Backend;
 import cascadelm.model.cache.CacheSettings;
 import cascadelm.model.llama.LlamaModel;
@@ -47,7 +48,7 @@ public final class PrefillTiming {
     public static Point measure(LlamaModel model, Backend backend, CacheSettings settings, int[] tokens, Progress progress) {
         Session session = Sessions.fresh(model, backend, settings, tokens.length);
         int chunk = session.maxChunk();
-        MachineLoad before = MachineLoad.now();
+        CpuLoad.Snapshot before = CpuLoad.now();
         long t0 = System.nanoTime();
         for (int start = 0; start < tokens.length; start += chunk) {
             int n = Math.min(chunk, tokens.length - start);
@@ -55,9 +56,9 @@ public final class PrefillTiming {
             progress.advance(n);
         }
         long nanos = System.nanoTime() - t0;
-        MachineLoad after = MachineLoad.now();
+        CpuLoad.Snapshot after = CpuLoad.now();
         return new Point(Sessions.label(settings), tokens.length, nanos,
                 Math.round((after.ownSeconds() - before.ownSeconds()) * 1e9), session.cache().bytes(),
-                after.othersShareSince(before));
+                CpuLoad.othersShare(before, after));
     }
 }
