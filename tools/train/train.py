@@ -622,6 +622,11 @@ def summarize_qa(res):
         by.setdefault(b, []).append(r["em"])
     out["exact_match_by_depth_tokens"] = {k: {"n": len(v), "em": sum(v) / len(v)}
                                           for k, v in sorted(by.items(), key=lambda kv: int(kv[0].split("-")[0]))}
+    kinds = {}
+    for r in res:  # the corpus' question templates: where did X hide/lose, what did X give, how many, born
+        m = re.match(r"(What|Where|How many) \w+ (?:\w+ )*?(hide|lose|give|count|born)", r["question"])
+        kinds.setdefault(m.group(2) if m else "other", []).append(r["em"])
+    out["exact_match_by_question_kind"] = {k: {"n": len(v), "em": sum(v) / len(v)} for k, v in sorted(kinds.items())}
     for m in ("whole", "window"):
         v = [r["em"] for r in res if r["mode"] == m]
         if v:
@@ -868,6 +873,7 @@ def cmd_train(args, cfg):
                 "device": torch.cuda.get_device_name(0) if device == "cuda" else "cpu", "torch": torch.__version__,
                 "chars_per_token": round(cpt, 3), "final_val_loss": final_val,
                 "lr": tc["lr"], "warmup_steps": tc["warmup_steps"]}
+    logf.close()
     if prev:
         phase = dict(training, init_gguf=args.init_gguf, first_row=step0 * B)
         phases = prev.get("phases") or [{k: v for k, v in prev.items() if k not in ("hist", "phases")}]
