@@ -78,6 +78,15 @@ def load_docs(paths, limit=None):
     return docs
 
 
+_Q_KIND = re.compile(r"(What|Where|How many) \w+ (?:\w+ )*?(hide|lose|give|count|born)")
+
+
+def question_kind(q):
+    """The corpus' question templates: where did X hide/lose, what did X give, how many did X count, where was X born."""
+    m = _Q_KIND.match(q)
+    return m.group(2) if m else "other"
+
+
 _SENT_END = re.compile(r"[.!?][\"'\u201d)]*(?=\s|$)")
 
 
@@ -235,6 +244,14 @@ class RowBuilder:
         lens = np.array([docs[i].est_tokens for i in self.long_ids], dtype=np.float64)
         self.long_cum = np.cumsum(lens / lens.sum()) if len(lens) else None
         self.qa_ids = [i for i, d in enumerate(docs) if d.questions]
+        # optional data.qa_kind_weights {kind: weight} (kinds absent weigh 1): questions are then drawn
+        # one by one with these weights; without it, a document is drawn uniformly, then one of its questions
+        self.qa_items = self.qa_cum = None
+        kw = dc.get("qa_kind_weights")
+        if kw:
+            self.qa_items = [(i, qi) for i in self.qa_ids for qi in range(len(docs[i].questions))]
+            wts = np.array([float(kw.get(question_kind(docs[i].questions[qi][0]), 1.0)) for i, qi in self.qa_items])
+            self.qa_cum = np.cumsum(wts / wts.sum())
         sums = [(int((len(d.text) + len(d.summary)) / cpt) + 8, i) for i, d in enumerate(docs)
                 if d.summary and (len(d.text) + len(d.summary)) / cpt < dc["summary_max_tokens"]]
         sums.sort()
@@ -275,7 +292,11 @@ class RowBuilder:
 
     def qa(self, rng, room, d=None, qi=None, depth=None, fixed=False):
         """room: most tokens for the episode (BOS included). Returns (ids, codes, info)."""
-        if d is None:
+        import numpy as np
+        if d is None and self.qa_cum is not None:
+            di, qi = self.qa_items[min(int(np.searchsorted(self.qa_cum, rng.random())), len(self.qa_items) - 1)]
+            d = self.docs[di]
+        elif d is None:
             d = self.docs[self.qa_ids[int(rng.integers(len(self.qa_ids)))]]
             qi = int(rng.integers(len(d.questions)))
         q, a, f, fe = d.questions[qi]
@@ -624,8 +645,7 @@ def summarize_qa(res):
                                           for k, v in sorted(by.items(), key=lambda kv: int(kv[0].split("-")[0]))}
     kinds = {}
     for r in res:  # the corpus' question templates: where did X hide/lose, what did X give, how many, born
-        m = re.match(r"(What|Where|How many) \w+ (?:\w+ )*?(hide|lose|give|count|born)", r["question"])
-        kinds.setdefault(m.group(2) if m else "other", []).append(r["em"])
+        kinds.setdefault(question_kind(r["question"]), []).append(r["em"])
     out["exact_match_by_question_kind"] = {k: {"n": len(v), "em": sum(v) / len(v)} for k, v in sorted(kinds.items())}
     for m in ("whole", "window"):
         v = [r["em"] for r in res if r["mode"] == m]
@@ -679,6 +699,14 @@ def cmd_train(args, cfg):
         tc["lr"] = args.lr
     if args.warmup is not None:
         tc["warmup_steps"] = args.warmup
+    if args.answer_weight is not None:
+        dc["loss_weights"]["answer"] = args.answer_weight
+    if args.episode_mix is not None:
+        mix = [float(v) for v in args.episode_mix.split(",")]
+        assert len(mix) == 3 and abs(sum(mix) - 1) < 1e-6, "--episode-mix: three probabilities that sum to 1"
+        dc["episode_mix"] = dict(zip(("narration", "qa", "summary"), mix))
+    if args.qa_kind_weights is not None:
+        dc["qa_kind_weights"] = {k: float(v) for k, v in (kv.split("=") for kv in args.qa_kind_weights.split(","))}
     prev = None  # a continued run: the earlier phase's log and summary
     if args.prev_run:
         with open(os.path.join(args.prev_run, "train-log.jsonl")) as f:
@@ -794,8 +822,16 @@ def cmd_train(args, cfg):
     tokens_seen = 0
     code_tokens = np.zeros(4, dtype=np.int64)
     it = iter(dl)
+    # a step count fitted to --time-budget assumes the speed of steps 10-30 holds; should it not (the data
+    # workers falling behind, say), training stops anyway at 1.1x the budget, so that what follows still runs
+    hard_stop_s = 1.1 * tc["time_budget_s"] if total_steps is None else None
+    stopped_early = False
     while True:
         if total_steps is not None and step >= total_steps:
+            break
+        if hard_stop_s is not None and time.time() - t_train > hard_stop_s:
+            log(f"hard stop at step {step} of {total_steps}: {time.time() - t_train:.0f}s > {hard_stop_s:.0f}s")
+            stopped_early = True
             break
         xb, cb = next(it)
         x = xb.to(device, non_blocking=True).long()
@@ -873,9 +909,13 @@ def cmd_train(args, cfg):
                 "device": torch.cuda.get_device_name(0) if device == "cuda" else "cpu", "torch": torch.__version__,
                 "chars_per_token": round(cpt, 3), "final_val_loss": final_val,
                 "lr": tc["lr"], "warmup_steps": tc["warmup_steps"]}
+    if stopped_early:
+        training["stopped_early_of_steps"] = total_steps
     logf.close()
     if prev:
-        phase = dict(training, init_gguf=args.init_gguf, first_row=step0 * B)
+        phase = dict(training, init_gguf=args.init_gguf, first_row=step0 * B,
+                     train_files=[os.path.basename(p) for p in args.train],
+                     data={k: dc[k] for k in ("episode_mix", "loss_weights", "qa_kind_weights") if k in dc})
         phases = prev.get("phases") or [{k: v for k, v in prev.items() if k not in ("hist", "phases")}]
         training = dict(training, steps=step0 + step, tokens=prev["tokens"] + tokens_seen,
                         train_wall_s=round(prev["train_wall_s"] + train_s, 1), phases=phases + [phase])
@@ -1120,6 +1160,10 @@ def main():
     b.add_argument("--warmup", type=int, default=None)
     b.add_argument("--init-gguf", default=None, help="start from these (exported) weights")
     b.add_argument("--prev-run", default=None, help="the earlier phase's --out when continuing (log, step count)")
+    b.add_argument("--answer-weight", type=float, default=None, help="loss weight of answer tokens (data.loss_weights)")
+    b.add_argument("--episode-mix", default=None, help="narration,qa,summary probabilities, e.g. 0.1,0.7,0.2")
+    b.add_argument("--qa-kind-weights", default=None,
+                   help="QA sampling weight per question kind, e.g. give=3 (kinds not named weigh 1)")
     e = sub.add_parser("evaluate")
     e.add_argument("--run", required=True, help="a train run's --out (demo-*.gguf, train-log.jsonl, training.json)")
     e.add_argument("--heldout", nargs="+", required=True)

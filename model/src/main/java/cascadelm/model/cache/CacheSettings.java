@@ -36,10 +36,10 @@ public record CacheSettings(Policy policy, int size, int cascades, int sinks, in
     static {
         Map<String, String> d = new LinkedHashMap<>();
         d.put("cache", "cascade");
-        d.put("cache-size", "4096");
+        d.put("cache-size", "1024");
         d.put("cascades", "4");
         d.put("sinks", "64");
-        d.put("stride", "1024");
+        d.put("stride", "512");
         d.put("ema-beta", "0.9999999");
         d.put("select", "score");
         d.put("eager-fill", "true");
