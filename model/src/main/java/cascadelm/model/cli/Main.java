@@ -77,11 +77,40 @@ public final class Main implements Runnable {
     }
 
     static String oneLine(Throwable e) {
+        return printable(describe(e));
+    }
+
+    private static String describe(Throwable e) {
         if (e instanceof ModelFormatException) return "bad model file: " + e.getMessage();
         if (e instanceof NoSuchFileException) return "no such file: " + e.getMessage();
         if (e instanceof AccessDeniedException) return "cannot read: " + e.getMessage();
         if (e instanceof IOException) return "I/O error: " + e.getMessage();
         return e.getMessage() == null ? e.toString() : e.getMessage();
+    }
+
+    /**
+     * Text with its control characters escaped (a newline as backslash-n, ESC as backslash-u001b): messages
+     * quote names and tokens from untrusted model files, which must neither break the one-line error nor
+     * send escape sequences to the terminal.
+     */
+    static String printable(String s) {
+        StringBuilder sb = new StringBuilder(s.length());
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            switch (c) {
+                case '\n' -> sb.append("\\n");
+                case '\r' -> sb.append("\\r");
+                case '\t' -> sb.append("\\t");
+                default -> {
+                    if (Character.isISOControl(c) || c == '\u2028' || c == '\u2029') {
+                        sb.append(String.format("\\u%04x", (int) c));
+                    } else {
+                        sb.append(c);
+                    }
+                }
+            }
+        }
+        return sb.toString();
     }
 
     /** A user error in the options, found after parsing (a missing prompt file, an invalid value). */
