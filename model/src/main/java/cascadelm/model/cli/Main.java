@@ -53,6 +53,8 @@ public final class Main implements Runnable {
                 return EXIT_USAGE;
             }
         }
+        CommandLine.IParameterExceptionHandler parameterErrors = cli.getParameterExceptionHandler();
+        cli.setParameterExceptionHandler((e, arguments) -> parameterErrors.handleParseException(withRange(e), arguments));
         cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
             boolean verbose = verbose(parseResult);
             commandLine.getErr().println("cascade-lm: " + oneLine(e));
@@ -61,6 +63,21 @@ public final class Main implements Runnable {
             return exitCode(e);
         });
         return cli.execute(args);
+    }
+
+    /**
+     * A value picocli could not convert ("'abc' is not an int") names the option but not what it accepts:
+     * add the option's description, which states the range.
+     */
+    private static CommandLine.ParameterException withRange(CommandLine.ParameterException e) {
+        if (e.getArgSpec() instanceof CommandLine.Model.OptionSpec option
+                && e.getCause() instanceof CommandLine.TypeConversionException && option.description().length > 0) {
+            CommandLine.ParameterException ranged = new CommandLine.ParameterException(e.getCommandLine(),
+                    e.getMessage() + " (" + option.longestName() + ": " + String.join(" ", option.description()) + ")",
+                    e.getCause(), option, e.getValue());
+            return ranged;
+        }
+        return e;
     }
 
     private static boolean verbose(CommandLine.ParseResult result) {
