@@ -72,10 +72,9 @@ public final class Main implements Runnable {
     private static CommandLine.ParameterException withRange(CommandLine.ParameterException e) {
         if (e.getArgSpec() instanceof CommandLine.Model.OptionSpec option
                 && e.getCause() instanceof CommandLine.TypeConversionException && option.description().length > 0) {
-            CommandLine.ParameterException ranged = new CommandLine.ParameterException(e.getCommandLine(),
+            return new CommandLine.ParameterException(e.getCommandLine(),
                     e.getMessage() + " (" + option.longestName() + ": " + String.join(" ", option.description()) + ")",
                     e.getCause(), option, e.getValue());
-            return ranged;
         }
         return e;
     }
