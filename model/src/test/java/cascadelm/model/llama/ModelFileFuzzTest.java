@@ -16,9 +16,11 @@ import org.junit.jupiter.params.provider.MethodSource;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.io.UncheckedIOException;
+import java.net.URISyntaxException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutionException;
@@ -55,8 +57,6 @@ class ModelFileFuzzTest {
         t.setDaemon(true);  // a hung case must not keep the JVM alive
         return t;
     });
-
-    private static final Path FIXTURES = Path.of("src/test/resources/fixtures/models");
 
     private static Path dir;
     private static Path headerOnly;
@@ -147,9 +147,9 @@ class ModelFileFuzzTest {
     }
 
     /** The header (everything before the tensor data) of every fixture model. */
-    static Stream<Arguments> fixtureHeaders() throws IOException {
+    static Stream<Arguments> fixtureHeaders() throws IOException, URISyntaxException {
         List<Arguments> seeds = new ArrayList<>();
-        try (Stream<Path> files = Files.list(FIXTURES)) {
+        try (Stream<Path> files = Files.list(Path.of(ModelFileFuzzTest.class.getResource("/fixtures/models").toURI()))) {
             for (Path p : files.filter(f -> f.toString().endsWith(".gguf")).sorted().toList()) {
                 seeds.add(Arguments.of(Named.of(p.getFileName().toString(), header(p))));
             }
@@ -161,7 +161,7 @@ class ModelFileFuzzTest {
         try (GgufFile f = GgufFile.open(model)) {
             long dataStart = f.tensors().stream().mapToLong(GgufTensor::fileOffset).min().orElseThrow();
             byte[] all = Files.readAllBytes(model);
-            return java.util.Arrays.copyOf(all, (int) dataStart);
+            return Arrays.copyOf(all, (int) dataStart);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
