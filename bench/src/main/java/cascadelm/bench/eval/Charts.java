@@ -74,4 +74,28 @@ public final class Charts {
         });
         BitmapEncoder.saveBitmap(chart, png.toString(), BitmapEncoder.BitmapFormat.PNG);
     }
+
+    /**
+     * Percentages against a logarithmic x axis (distances from 256 to a million tokens), one line per entry:
+     * rows of (x, y in [0, 100]); rows with NaN y are left out.
+     */
+    public static void percentLinesLogX(Path png, String title, String xTitle, String yTitle,
+                                        Map<String, double[][]> series) throws IOException {
+        XYChart chart = new XYChartBuilder().width(800).height(500).title(title).xAxisTitle(xTitle).yAxisTitle(yTitle).build();
+        chart.getStyler().setLegendPosition(Styler.LegendPosition.OutsideS).setChartBackgroundColor(Color.WHITE);
+        chart.getStyler().setXAxisLogarithmic(true).setXAxisDecimalPattern("#,###");
+        chart.getStyler().setYAxisMin(0.0).setYAxisMax(105.0);
+        series.forEach((name, rows) -> {
+            double[][] kept = java.util.Arrays.stream(rows).filter(r -> !Double.isNaN(r[1])).toArray(double[][]::new);
+            if (kept.length == 0) return;
+            double[] x = new double[kept.length];
+            double[] y = new double[kept.length];
+            for (int i = 0; i < kept.length; i++) {
+                x[i] = kept[i][0];
+                y[i] = kept[i][1];
+            }
+            chart.addSeries(name, x, y).setMarker(SeriesMarkers.CIRCLE);
+        });
+        BitmapEncoder.saveBitmap(chart, png.toString(), BitmapEncoder.BitmapFormat.PNG);
+    }
 }

@@ -178,4 +178,54 @@ class CommandsTest {
         assertEquals(3, run("bench", "prefill", "--model", dir.resolve("nope.gguf").toString(), "--lengths", "1k"));
         assertTrue(err.toString().contains("nope.gguf"), err.toString());
     }
+
+    @Test
+    void qaAsksEveryQuestionAtItsDistancesAndWritesConfigurationResultsAnswersAndChart() throws Exception {
+        // A slice of the sample corpus: its first document.
+        Path corpus = Files.createDirectories(dir.resolve("corpus"));
+        String first = Files.readAllLines(Path.of("..", "sample-data", "corpus", "documents.jsonl")).getFirst();
+        Files.writeString(corpus.resolve("documents.jsonl"), first + "\n");
+        Path o = dir.resolve("qa");
+        assertEquals(0, run(SMALL_CASCADE, "eval", "qa", "--model", MODEL.toString(), "--corpus", corpus.toString(),
+                "--distances", "64,200,1m", "--max-tokens", "900", "--cache", "full,window,sink,cascade",
+                "--out", o.toString()), err.toString());
+        JsonNode j = json(o.resolve("qa.json"));
+        JsonNode c = j.get("configuration");
+        assertEquals("qa", c.get("command").asText());
+        assertEquals(64, c.get("model").get("sha256").asText().length());
+        assertEquals(4, c.get("policies").size());
+        assertEquals(64, c.get("policies").get("cascade").get("cache-size").asInt(), c.get("policies").toString());
+        assertEquals(1, c.get("corpus").get("documents").asInt());
+        assertEquals(List.of(64, 200, 1 << 20), new ObjectMapper().convertValue(c.get("distances"), List.class));
+        assertEquals(900, c.get("maxTokens").asInt());
+        assertEquals(16, c.get("answerTokens").asInt());
+        JsonNode results = j.get("results");
+        assertEquals(4 * 3, results.size());
+        for (JsonNode r : results) {
+            for (String f : List.of("policy", "distance", "n", "exactMatch", "contains")) assertTrue(r.has(f), r.toString());
+        }
+        assertEquals(0, results.get(2).get("n").asInt(), "1m is beyond the 900 tokens read");
+        int n = results.get(0).get("n").asInt() + results.get(1).get("n").asInt();
+        assertTrue(n >= 2, "questions asked: " + n);
+        JsonNode answers = j.get("answers");
+        assertEquals(4 * n, answers.size());
+        for (JsonNode a : answers) {
+            for (String f : List.of("policy", "document", "questionId", "question", "gold", "targetDistance", "distance",
+                    "position", "answer", "exact", "contains")) assertTrue(a.has(f), a.toString());
+            assertTrue(a.get("distance").asInt() >= a.get("targetDistance").asInt());
+            assertTrue(a.get("position").asInt() <= 900);
+        }
+        assertEquals(4, j.get("policies").size());
+        assertPng(o.resolve("qa.png"));
+        assertTrue(out.toString().strip().lines().findFirst().orElseThrow().startsWith("policy"), out.toString());
+        assertTrue(lastLine().startsWith("cascade"), out.toString());
+    }
+
+    @Test
+    void qaUsageErrors() {
+        assertEquals(2, run("eval", "qa", "--model", MODEL.toString(), "--corpus", dir.resolve("none").toString()));
+        assertTrue(err.toString().contains("--corpus"), err.toString());
+        assertEquals(2, run("eval", "qa", "--model", MODEL.toString(), "--corpus", "../sample-data/corpus", "--distances", "1q"));
+        assertTrue(err.toString().contains("--distances"), err.toString());
+    }
 }
