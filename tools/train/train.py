@@ -78,6 +78,15 @@ def load_docs(paths, limit=None):
     return docs
 
 
+_Q_KIND = re.compile(r"(What|Where|How many) \w+ (?:\w+ )*?(hide|lose|give|count|born)")
+
+
+def question_kind(q):
+    """The corpus' question templates: where did X hide/lose, what did X give, how many did X count, where was X born."""
+    m = _Q_KIND.match(q)
+    return m.group(2) if m else "other"
+
+
 _SENT_END = re.compile(r"[.!?][\"'\u201d)]*(?=\s|$)")
 
 
@@ -162,6 +171,11 @@ def cmd_tokenizer(args, cfg):
     log(f"tokenizer: vocab {tok.get_vocab_size(with_added_tokens=True)} in {time.time() - t0:.1f}s -> {args.out}")
 
 
+def chars_per_token(tok, texts):
+    sample = "".join(texts)[:3_000_000]
+    return len(sample) / max(1, len(encode_chunked(tok, sample).ids))
+
+
 def load_tokenizer(path):
     from tokenizers import Tokenizer
     tok = Tokenizer.from_file(path)
@@ -230,6 +244,14 @@ class RowBuilder:
         lens = np.array([docs[i].est_tokens for i in self.long_ids], dtype=np.float64)
         self.long_cum = np.cumsum(lens / lens.sum()) if len(lens) else None
         self.qa_ids = [i for i, d in enumerate(docs) if d.questions]
+        # optional data.qa_kind_weights {kind: weight} (kinds absent weigh 1): questions are then drawn
+        # one by one with these weights; without it, a document is drawn uniformly, then one of its questions
+        self.qa_items = self.qa_cum = None
+        kw = dc.get("qa_kind_weights")
+        if kw:
+            self.qa_items = [(i, qi) for i in self.qa_ids for qi in range(len(docs[i].questions))]
+            wts = np.array([float(kw.get(question_kind(docs[i].questions[qi][0]), 1.0)) for i, qi in self.qa_items])
+            self.qa_cum = np.cumsum(wts / wts.sum())
         sums = [(int((len(d.text) + len(d.summary)) / cpt) + 8, i) for i, d in enumerate(docs)
                 if d.summary and (len(d.text) + len(d.summary)) / cpt < dc["summary_max_tokens"]]
         sums.sort()
@@ -270,7 +292,11 @@ class RowBuilder:
 
     def qa(self, rng, room, d=None, qi=None, depth=None, fixed=False):
         """room: most tokens for the episode (BOS included). Returns (ids, codes, info)."""
-        if d is None:
+        import numpy as np
+        if d is None and self.qa_cum is not None:
+            di, qi = self.qa_items[min(int(np.searchsorted(self.qa_cum, rng.random())), len(self.qa_items) - 1)]
+            d = self.docs[di]
+        elif d is None:
             d = self.docs[self.qa_ids[int(rng.integers(len(self.qa_ids)))]]
             qi = int(rng.integers(len(d.questions)))
         q, a, f, fe = d.questions[qi]
@@ -339,14 +365,14 @@ class RowBuilder:
 
 
 class RowDataset:
-    def __init__(self, builder, n):
-        self.b, self.n = builder, n
+    def __init__(self, builder, n, offset=0):
+        self.b, self.n, self.offset = builder, n, offset
 
     def __len__(self):
         return self.n
 
     def __getitem__(self, i):
-        return self.b.row(i)
+        return self.b.row(self.offset + i)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -499,23 +525,69 @@ def rouge_l(pred, gold):
 
 
 def greedy(model, prompt_ids, max_new, eos, device):
+    """One prompt, with a KV cache (used on the CPU, where recomputing a padded batch is too slow)."""
     import torch
     caches = [dict() for _ in model.model.layers]
-    x = torch.tensor([prompt_ids], device=device)
     out = []
     with torch.inference_mode(), torch.autocast("cuda", dtype=torch.bfloat16, enabled=device == "cuda"):
-        logits = model(x, 0, caches)
+        logits = model(torch.tensor([prompt_ids], device=device), 0, caches)
         pos = len(prompt_ids)
         for _ in range(max_new):
             t = int(logits[0, -1].float().argmax())
-            if t == eos:
+            if t == eos or pos >= model.c["ctx"]:
                 break
             out.append(t)
-            if pos >= model.c["ctx"]:
-                break
             logits = model(torch.tensor([[t]], device=device), pos, caches)
             pos += 1
     return out
+
+
+def generate(model, prompts, max_new, eos, device, bs=64):
+    if device == "cpu":
+        return [greedy(model, p, max_new, eos, device) for p in prompts]
+    return batch_greedy(model, prompts, max_new, eos, device, bs)
+
+
+def batch_greedy(model, prompts, max_new, eos, device, bs=64):
+    """Greedy continuations of many prompts at once, without a KV cache: rows are right-padded, and since
+    attention is causal a row's padding never affects its own positions; each step runs the batch up to
+    the longest current row and appends each row's argmax at its own end. Returns token lists (no EOS)."""
+    import torch
+    ctx = model.c["ctx"]
+    outs = [None] * len(prompts)
+    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
+    for k in range(0, len(order), bs):
+        idx = order[k:k + bs]
+        b = len(idx)
+        lens = [len(prompts[i]) for i in idx]
+        width = min(ctx, max(lens) + max_new)
+        x = torch.full((b, width), eos, dtype=torch.long)
+        for r, i in enumerate(idx):
+            x[r, :lens[r]] = torch.tensor(prompts[i])
+        x = x.to(device)
+        res = [[] for _ in range(b)]
+        done = [False] * b
+        with torch.inference_mode(), torch.autocast("cuda", dtype=torch.bfloat16, enabled=device == "cuda"):
+            for _ in range(max_new):
+                cur = max(lens[r] for r in range(b) if not done[r])
+                logits = model(x[:, :cur])
+                pos = torch.tensor([min(lens[r], cur) - 1 for r in range(b)], device=device)  # done rows: ignored
+                nxt = logits[torch.arange(b, device=device), pos].float().argmax(-1).tolist()
+                for r in range(b):
+                    if done[r]:
+                        continue
+                    t = nxt[r]
+                    if t == eos or lens[r] >= width:
+                        done[r] = True
+                        continue
+                    res[r].append(t)
+                    x[r, lens[r]] = t
+                    lens[r] += 1
+                if all(done):
+                    break
+        for r, i in enumerate(idx):
+            outs[i] = res[r]
+    return outs
 
 
 def qa_cases(builder, docs, n_docs, per_doc, seed, max_new):
@@ -533,11 +605,9 @@ def qa_cases(builder, docs, n_docs, per_doc, seed, max_new):
             whole = builder.encode(QA_PROMPT.format(text=d.text, question=q)).ids
             if len(whole) + 1 + max_new <= L:
                 ids = whole
-                fact_end_chars = fe
                 tail = builder.encode(QA_PROMPT.format(text=d.text[fe:], question=q)).ids
                 cases.append({"doc_id": d.doc_id, "mode": "whole", "ids": [builder.bos] + ids, "answer": a,
                               "question": q, "depth_tokens": len(tail), "prompt_tokens": len(ids) + 1})
-                del fact_end_chars
                 continue
             ep = builder.qa(rng, L - max_new, d=d, qi=int(qi), fixed=True)
             if ep is None:
@@ -551,8 +621,8 @@ def qa_cases(builder, docs, n_docs, per_doc, seed, max_new):
 
 def eval_qa(model, tok, cases, eos, device, max_new):
     res = []
-    for c in cases:
-        gen = greedy(model, c["ids"], max_new, eos, device)
+    gens = generate(model, [c["ids"] for c in cases], max_new, eos, device)
+    for c, gen in zip(cases, gens):
         text = tok.decode(gen, skip_special_tokens=True).strip()
         res.append({"doc_id": c["doc_id"], "mode": c["mode"], "depth_tokens": c["depth_tokens"],
                     "prompt_tokens": c["prompt_tokens"], "question": c["question"], "gold": c["answer"],
@@ -573,6 +643,10 @@ def summarize_qa(res):
         by.setdefault(b, []).append(r["em"])
     out["exact_match_by_depth_tokens"] = {k: {"n": len(v), "em": sum(v) / len(v)}
                                           for k, v in sorted(by.items(), key=lambda kv: int(kv[0].split("-")[0]))}
+    kinds = {}
+    for r in res:  # the corpus' question templates: where did X hide/lose, what did X give, how many, born
+        kinds.setdefault(question_kind(r["question"]), []).append(r["em"])
+    out["exact_match_by_question_kind"] = {k: {"n": len(v), "em": sum(v) / len(v)} for k, v in sorted(kinds.items())}
     for m in ("whole", "window"):
         v = [r["em"] for r in res if r["mode"] == m]
         if v:
@@ -581,18 +655,22 @@ def summarize_qa(res):
 
 
 def eval_summaries(model, tok, builder, docs, n, eos, device, max_new):
-    res = []
+    """Held-out documents whose text, the prompt and max_new tokens fit the trained context."""
+    sel = []
     for d in docs:
-        if len(res) >= n:
+        if len(sel) >= n:
             break
         if not d.summary:
             continue
         ids = builder.encode(SUM_PROMPT.format(text=d.text)).ids
         if len(ids) + 1 + max_new > builder.L:
             continue
-        gen = greedy(model, [builder.bos] + ids, max_new, eos, device)
+        sel.append((d, [builder.bos] + ids))
+    gens = generate(model, [p for _, p in sel], max_new, eos, device, bs=32)
+    res = []
+    for (d, p), gen in zip(sel, gens):
         text = tok.decode(gen, skip_special_tokens=True).strip()
-        res.append({"doc_id": d.doc_id, "prompt_tokens": len(ids) + 1, "gold": d.summary, "pred": text,
+        res.append({"doc_id": d.doc_id, "prompt_tokens": len(p), "gold": d.summary, "pred": text,
                     "rouge_l_f1": rouge_l(text, d.summary)})
     return res
 
@@ -612,13 +690,32 @@ def cmd_train(args, cfg):
     logf = open(os.path.join(args.out, "train-log.jsonl"), "w")
 
     seed = cfg["seed"]
-    tc, mc, dc, ec = cfg["train"], dict(cfg["model"]), cfg["data"], cfg["eval"]
+    tc, dc, ec = cfg["train"], cfg["data"], cfg["eval"]
     if args.steps is not None:
         tc["steps"] = args.steps
     if args.time_budget is not None:
         tc["time_budget_s"] = args.time_budget
+    if args.lr is not None:
+        tc["lr"] = args.lr
+    if args.warmup is not None:
+        tc["warmup_steps"] = args.warmup
+    if args.answer_weight is not None:
+        dc["loss_weights"]["answer"] = args.answer_weight
+    if args.episode_mix is not None:
+        mix = [float(v) for v in args.episode_mix.split(",")]
+        assert len(mix) == 3 and abs(sum(mix) - 1) < 1e-6, "--episode-mix: three probabilities that sum to 1"
+        dc["episode_mix"] = dict(zip(("narration", "qa", "summary"), mix))
+    if args.qa_kind_weights is not None:
+        dc["qa_kind_weights"] = {k: float(v) for k, v in (kv.split("=") for kv in args.qa_kind_weights.split(","))}
+    prev = None  # a continued run: the earlier phase's log and summary
+    if args.prev_run:
+        with open(os.path.join(args.prev_run, "train-log.jsonl")) as f:
+            prev_hist = [json.loads(line) for line in f if line.strip()]
+        with open(os.path.join(args.prev_run, "training.json")) as f:
+            prev = json.load(f)
+        prev["hist"] = prev_hist
     if args.smoke:
-        ec.update(qa_docs=12, qa_per_doc=2, summary_docs=4, q8_qa_docs=6, summary_max_new=64)
+        ec.update(qa_docs=12, qa_per_doc=2, summary_docs=4, q8_qa_cases=6, summary_max_new=64)
         tc["val_rows"] = 8
         tc["val_every"] = 20
     torch.manual_seed(seed)
@@ -631,16 +728,15 @@ def cmd_train(args, cfg):
 
     tok = load_tokenizer(args.tokenizer)
     tok_json = tok.to_str()
-    mc["vocab"] = tok.get_vocab_size(with_added_tokens=True)
-    bos_id, eos_id = tok.token_to_id(BOS), tok.token_to_id(EOS)
+    mc, s = model_spec(cfg, tok)
 
     t0 = time.time()
     raw_train = load_docs(args.train)
     raw_held = load_docs(args.heldout)
-    sample = "".join(d["text"] for d in raw_train[:200])[:3_000_000]
-    cpt = len(sample) / max(1, len(encode_chunked(tok, sample).ids))
+    cpt = chars_per_token(tok, (d["text"] for d in raw_train[:200]))
+    cpt_held = chars_per_token(tok, (d["text"] for d in raw_held[:200]))
     train_docs = [Doc(d, cpt) for d in raw_train]
-    held_docs = [Doc(d, cpt) for d in raw_held]
+    held_docs = [Doc(d, cpt_held) for d in raw_held]
     del raw_train, raw_held
     n_chars = sum(len(d.text) for d in train_docs)
     n_q = sum(len(d.questions) for d in train_docs)
@@ -648,7 +744,7 @@ def cmd_train(args, cfg):
         f"{n_q} questions), {len(held_docs)} held-out docs; {cpt:.2f} chars/token; {time.time() - t0:.1f}s")
 
     builder = RowBuilder(train_docs, tok_json, cfg, seed, cpt)
-    vbuilder = RowBuilder(held_docs, tok_json, cfg, seed + 1, cpt)
+    vbuilder = RowBuilder(held_docs, tok_json, cfg, seed + 1, cpt_held)
     log(f"rows: {len(builder.long_ids)} narration docs, {len(builder.qa_ids)} QA docs, "
         f"{len(builder.sum_ids)} summary-sized docs (train); {len(vbuilder.sum_ids)} (held-out)")
 
@@ -657,6 +753,11 @@ def cmd_train(args, cfg):
     init_weights(model, mc)
     n_params = sum(p.numel() for p in model.parameters())
     log(f"model: {json.dumps(mc)}; {n_params / 1e6:.2f}M parameters")
+    if args.init_gguf:  # continue from exported weights (the optimizer starts fresh)
+        _, tensors, _ = gw.read_gguf(args.init_gguf)
+        eff = mf.hf_from_gguf(s, tensors)
+        model.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in eff.items()}, strict=True)
+        log(f"initialised from {args.init_gguf}")
 
     decay = [p for n, p in model.named_parameters() if p.dim() == 2 and "embed" not in n]
     no_decay = [p for n, p in model.named_parameters() if not (p.dim() == 2 and "embed" not in n)]
@@ -676,7 +777,8 @@ def cmd_train(args, cfg):
 
     B, L = tc["batch_rows"], dc["seq_len"]
     max_steps = tc.get("steps") or 100000
-    ds = RowDataset(builder, max_steps * B)
+    step0 = prev["steps"] if prev else 0  # rows continue after the earlier phase's, so the data is new
+    ds = RowDataset(builder, max_steps * B, offset=step0 * B)
     dl = torch.utils.data.DataLoader(ds, batch_size=B, shuffle=False, num_workers=tc["workers"],
                                      pin_memory=device == "cuda", prefetch_factor=6, persistent_workers=False,
                                      drop_last=True)
@@ -720,14 +822,20 @@ def cmd_train(args, cfg):
     tokens_seen = 0
     code_tokens = np.zeros(4, dtype=np.int64)
     it = iter(dl)
+    # a step count fitted to --time-budget assumes the speed of steps 10-30 holds; should it not (the data
+    # workers falling behind, say), training stops anyway at 1.1x the budget, so that what follows still runs
+    hard_stop_s = 1.1 * tc["time_budget_s"] if total_steps is None else None
+    stopped_early = False
     while True:
         if total_steps is not None and step >= total_steps:
+            break
+        if hard_stop_s is not None and time.time() - t_train > hard_stop_s:
+            log(f"hard stop at step {step} of {total_steps}: {time.time() - t_train:.0f}s > {hard_stop_s:.0f}s")
+            stopped_early = True
             break
         xb, cb = next(it)
         x = xb.to(device, non_blocking=True).long()
         c = cb.to(device, non_blocking=True).long()
-        if total_steps is None:
-            lr_total = None  # schedule fixed after measuring
         for g in opt.param_groups:
             g["lr"] = lr_at(step) if total_steps is not None else tc["lr"] * (step + 1) / warm
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device == "cuda"):
@@ -743,8 +851,8 @@ def cmd_train(args, cfg):
         tokens_seen += x.numel()
         if step % tc["log_every"] == 0 or step == 1:
             with torch.no_grad():
-                rec = {"step": step, "loss": float(loss), "grad_norm": float(gn), "lr": opt.param_groups[0]["lr"],
-                       "tokens": tokens_seen, "elapsed_s": time.time() - t_train}
+                rec = {"step": step0 + step, "loss": float(loss), "grad_norm": float(gn), "lr": opt.param_groups[0]["lr"],
+                       "tokens": tokens_seen + (prev["tokens"] if prev else 0), "elapsed_s": time.time() - t_train}
                 for code, name in CODE_NAMES.items():
                     msk = cc == code
                     n = int(msk.sum())
@@ -773,19 +881,10 @@ def cmd_train(args, cfg):
     train_s = time.time() - t_train
     del it, dl
     final_val = val_loss()
-    last = hist[-1]
-    # mean of the last few logged train losses (the per-step loss is noisy)
-    tail = hist[-5:]
-    final_train = {k: float(np.mean([h[k] for h in tail if h.get(k) is not None]))
-                   for k in ("loss", "loss_text", "loss_answer", "loss_summary")}
     log(f"trained {step} steps, {tokens_seen / 1e6:.1f}M tokens in {train_s:.0f}s; val {final_val}")
 
     # ---------------- export ----------------
     t0 = time.time()
-    s = dict(arch="llama", seed=seed, vocab=mc["vocab"], hidden=mc["hidden"], heads=mc["heads"],
-             kv_heads=mc["kv_heads"], ffn=mc["ffn"], layers=mc["layers"], rope_theta=float(mc["rope_theta"]),
-             eps=mc["eps"], tied=True, embed_std=None, qkv_bias=False, ctx=mc["ctx"], rope_scaling=None,
-             bos_id=bos_id, eos_id=eos_id, pad_id=eos_id)
     w = {k: v.detach().float().cpu().numpy() for k, v in model.state_dict().items()}
     btok = bpe_tok(mf, tok)
     files = {}
@@ -806,6 +905,67 @@ def cmd_train(args, cfg):
         log(f"wrote {path}: {n / 1e6:.2f} MB")
     log(f"export {time.time() - t0:.1f}s")
 
+    training = {"steps": step, "batch_rows": B, "seq_len": L, "tokens": tokens_seen, "train_wall_s": round(train_s, 1),
+                "device": torch.cuda.get_device_name(0) if device == "cuda" else "cpu", "torch": torch.__version__,
+                "chars_per_token": round(cpt, 3), "final_val_loss": final_val,
+                "lr": tc["lr"], "warmup_steps": tc["warmup_steps"]}
+    if stopped_early:
+        training["stopped_early_of_steps"] = total_steps
+    logf.close()
+    if prev:
+        phase = dict(training, init_gguf=args.init_gguf, first_row=step0 * B,
+                     train_files=[os.path.basename(p) for p in args.train],
+                     data={k: dc[k] for k in ("episode_mix", "loss_weights", "qa_kind_weights") if k in dc})
+        phases = prev.get("phases") or [{k: v for k, v in prev.items() if k not in ("hist", "phases")}]
+        training = dict(training, steps=step0 + step, tokens=prev["tokens"] + tokens_seen,
+                        train_wall_s=round(prev["train_wall_s"] + train_s, 1), phases=phases + [phase])
+        hist = prev["hist"] + hist
+        with open(os.path.join(args.out, "train-log.jsonl"), "w") as f:
+            for r in hist:
+                f.write(json.dumps(r) + "\n")
+    with open(os.path.join(args.out, "training.json"), "w") as f:
+        json.dump(training, f, indent=1)
+    evaluate_exported(args.out, cfg, mc, s, files, tok, held_docs, hist, training, device, t_start)
+
+
+def model_spec(cfg, tok):
+    """The fixture-style spec dict that make_fixtures' export helpers take, for this config + tokenizer."""
+    mc = dict(cfg["model"])
+    mc["vocab"] = tok.get_vocab_size(with_added_tokens=True)
+    bos_id, eos_id = tok.token_to_id(BOS), tok.token_to_id(EOS)
+    s = dict(arch="llama", seed=cfg["seed"], vocab=mc["vocab"], hidden=mc["hidden"], heads=mc["heads"],
+             kv_heads=mc["kv_heads"], ffn=mc["ffn"], layers=mc["layers"], rope_theta=float(mc["rope_theta"]),
+             eps=mc["eps"], tied=True, embed_std=None, qkv_bias=False, ctx=mc["ctx"], rope_scaling=None,
+             bos_id=bos_id, eos_id=eos_id, pad_id=eos_id)
+    return mc, s
+
+
+def final_train_losses(hist):
+    """Mean of the last five logged train losses (one step's loss is noisy)."""
+    import numpy as np
+    tail = hist[-5:]
+    out = {}
+    for k in ("loss", "loss_text", "loss_answer", "loss_summary"):
+        v = [h[k] for h in tail if h.get(k) is not None]
+        out[k] = float(np.mean(v)) if v else None
+    return out
+
+
+def evaluate_exported(out, cfg, mc, s, files, tok, held_docs, hist, training, device, t_start):
+    """Evaluation from the exported GGUF weights (F16 and Q8_0), reference logits, metrics.json, curve."""
+    import numpy as np
+    import torch
+    gw, mf = import_reference()
+    Llama, _ = build_model_classes()
+    ec = cfg["eval"]
+    seed = cfg["seed"]
+    bos_id, eos_id = s["bos_id"], s["eos_id"]
+    n_params = None
+    # the held-out documents' own chars/token (windows are cut by estimate, then checked in tokens)
+    cpt_held = chars_per_token(tok, (d.text for d in held_docs[:200]))
+    vbuilder = RowBuilder(held_docs, tok.to_str(), cfg, seed + 1, cpt_held)
+    vbuilder._tok()
+
     def load_from_gguf(path):
         meta, tensors, _ = gw.read_gguf(path)
         eff = mf.hf_from_gguf(s, tensors)
@@ -813,10 +973,27 @@ def cmd_train(args, cfg):
         m.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in eff.items()}, strict=True)
         return m.eval(), eff
 
-    # ---------------- evaluation from the exported weights ----------------
     t0 = time.time()
     m16, eff16 = load_from_gguf(files["F16"]["path"])
-    vbuilder._tok()
+    n_params = sum(p.numel() for p in m16.parameters())
+    # validation loss of the exported F16 weights on the same held-out rows as during training
+    import torch.nn.functional as F
+    rows = [vbuilder.row(i) for i in range(cfg["train"]["val_rows"])]
+    vx = torch.tensor(np.stack([r[0] for r in rows]), dtype=torch.long, device=device)
+    vc = torch.tensor(np.stack([r[1] for r in rows]), dtype=torch.long, device=device)
+    tot = {k: [0.0, 0] for k in CODE_NAMES.values()}
+    with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16, enabled=device == "cuda"):
+        for j in range(0, len(vx), 8):
+            x, c = vx[j:j + 8], vc[j:j + 8]
+            lg = m16(x[:, :-1])
+            ce = F.cross_entropy(lg.float().reshape(-1, lg.shape[-1]), x[:, 1:].reshape(-1), reduction="none")
+            cc = c[:, 1:].reshape(-1)
+            for code, name in CODE_NAMES.items():
+                msk = cc == code
+                tot[name][0] += float(ce[msk].sum())
+                tot[name][1] += int(msk.sum())
+    val16 = {k: (a / n if n else None) for k, (a, n) in tot.items()}
+    log(f"val loss (F16 weights): {val16}")
     cases = qa_cases(vbuilder, held_docs, ec["qa_docs"], ec["qa_per_doc"], seed, ec["qa_max_new"])
     qa16 = eval_qa(m16, tok, cases, eos_id, device, ec["qa_max_new"])
     q16 = summarize_qa(qa16)
@@ -827,11 +1004,11 @@ def cmd_train(args, cfg):
     log(f"summary ROUGE-L F1 (F16): {rl} over {len(su)} docs ({time.time() - t0:.0f}s)")
     t0 = time.time()
     m8, eff8 = load_from_gguf(files["Q8_0"]["path"])
-    cases8 = [c for c in cases if c["doc_id"] in {d.doc_id for d in held_docs[:ec["q8_qa_docs"]]}]
+    cases8 = cases[: ec["q8_qa_cases"]]
     qa8 = eval_qa(m8, tok, cases8, eos_id, device, ec["qa_max_new"])
     q8 = summarize_qa(qa8)
-    log(f"QA Q8_0 (subset): {json.dumps(q8)} ({time.time() - t0:.0f}s)")
-
+    log(f"QA Q8_0: {json.dumps(q8)} ({time.time() - t0:.0f}s)")
+    del m16, m8
     # ---------------- reference logits (HF transformers, CPU float32) of a fixed prompt ----------------
     t0 = time.time()
     n_lp = ec["logits_prompt_tokens"]
@@ -872,41 +1049,65 @@ def cmd_train(args, cfg):
             ref["variants"][variant]["greedy"] = {"prompt_ids": lp_ids[:20], "new_ids": hf_new,
                                                   "min_top1_minus_top2_logit": margin,
                                                   "text": tok.decode(hf_new, skip_special_tokens=False)}
-    with open(os.path.join(args.out, "demo.hf-logits.json"), "w") as f:
+    with open(os.path.join(out, "demo.hf-logits.json"), "w") as f:
         json.dump(ref, f, indent=1)
     log(f"reference logits {time.time() - t0:.1f}s")
 
     # ---------------- metrics, curve ----------------
     metrics = {
         "model": {**mc, "parameters": n_params, "arch": "llama", "tokenizer": "byte-level BPE (gpt2 / llama-bpe)"},
-        "training": {"steps": step, "batch_rows": B, "seq_len": L, "tokens": tokens_seen,
-                     "train_wall_s": round(train_s, 1), "total_wall_s": None,
-                     "device": torch.cuda.get_device_name(0) if device == "cuda" else "cpu",
-                     "torch": torch.__version__, "chars_per_token": round(cpt, 3),
-                     "final_train_loss_mean_last5_logs": final_train, "final_val_loss": final_val,
-                     "config": cfg},
+        "training": {**training, "final_train_loss_mean_last5_logs": final_train_losses(hist), "config": cfg},
+        "val_loss_F16_weights": val16,
         "qa_exact_match_F16": q16,
-        "qa_exact_match_Q8_0_subset": q8,
+        "qa_exact_match_Q8_0": q8,
         "summary_rouge_l_f1_F16": {"n": len(su), "mean": rl},
         "files": {k: {"name": os.path.basename(v["path"]), "bytes": v["bytes"]} for k, v in files.items()},
         "prompt_formats": {"qa": QA_PROMPT + " <answer>" + EOS, "summary": SUM_PROMPT + " <summary>" + EOS,
                            "bos": "added (tokenizer.ggml.add_bos_token = true)"},
+        "eval_device": torch.cuda.get_device_name(0) if device == "cuda" else "cpu",
     }
-    with open(os.path.join(args.out, "eval-qa.jsonl"), "w") as f:
+    with open(os.path.join(out, "eval-qa.jsonl"), "w") as f:
         for r in qa16:
             f.write(json.dumps(r) + "\n")
-    with open(os.path.join(args.out, "eval-summary.jsonl"), "w") as f:
+    with open(os.path.join(out, "eval-summary.jsonl"), "w") as f:
         for r in su:
             f.write(json.dumps(r) + "\n")
     try:
-        plot_curve(hist, os.path.join(args.out, "training-curve.png"), metrics)
+        plot_curve(hist, os.path.join(out, "training-curve.png"), metrics)
     except Exception as e:  # noqa: BLE001
         log(f"plot failed: {e!r}")
-    metrics["training"]["total_wall_s"] = round(time.time() - t_start, 1)
-    with open(os.path.join(args.out, "metrics.json"), "w") as f:
+    metrics["eval_wall_s"] = round(time.time() - t_start, 1)
+    with open(os.path.join(out, "metrics.json"), "w") as f:
         json.dump(metrics, f, indent=1)
     log(f"done in {time.time() - t_start:.0f}s: EM {q16.get('exact_match')}, ROUGE-L {rl}")
-    del last
+
+
+
+
+def cmd_evaluate(args, cfg):
+    """Re-runs the evaluation and the reference logits on exported GGUFs (those of a train run's --out)."""
+    os.environ["TOKENIZERS_PARALLELISM"] = "false"
+    import torch
+    t_start = time.time()
+    device = "cuda" if torch.cuda.is_available() and not args.cpu else "cpu"
+    if args.qa_docs is not None:
+        cfg["eval"]["qa_docs"] = args.qa_docs
+    if args.summary_docs is not None:
+        cfg["eval"]["summary_docs"] = args.summary_docs
+    tok = load_tokenizer(args.tokenizer)
+    mc, s = model_spec(cfg, tok)
+    raw_held = load_docs(args.heldout)
+    cpt_held = chars_per_token(tok, (d["text"] for d in raw_held[:200]))
+    held_docs = [Doc(d, cpt_held) for d in raw_held]
+    files = {}
+    for v in ("F16", "Q8_0"):
+        path = os.path.join(args.run, f"demo-{v}.gguf")
+        files[v] = {"path": path, "bytes": os.path.getsize(path)}
+    with open(os.path.join(args.run, "train-log.jsonl")) as f:
+        hist = [json.loads(line) for line in f if line.strip()]
+    with open(os.path.join(args.run, "training.json")) as f:
+        training = json.load(f)
+    evaluate_exported(args.run, cfg, mc, s, files, tok, held_docs, hist, training, device, t_start)
 
 
 def plot_curve(hist, path, metrics):
@@ -955,13 +1156,25 @@ def main():
     b.add_argument("--steps", type=int, default=None, help="fixed step count (default: fit time_budget_s)")
     b.add_argument("--time-budget", type=float, default=None)
     b.add_argument("--smoke", action="store_true", help="small evaluation (pipeline check)")
+    b.add_argument("--lr", type=float, default=None)
+    b.add_argument("--warmup", type=int, default=None)
+    b.add_argument("--init-gguf", default=None, help="start from these (exported) weights")
+    b.add_argument("--prev-run", default=None, help="the earlier phase's --out when continuing (log, step count)")
+    b.add_argument("--answer-weight", type=float, default=None, help="loss weight of answer tokens (data.loss_weights)")
+    b.add_argument("--episode-mix", default=None, help="narration,qa,summary probabilities, e.g. 0.1,0.7,0.2")
+    b.add_argument("--qa-kind-weights", default=None,
+                   help="QA sampling weight per question kind, e.g. give=3 (kinds not named weigh 1)")
+    e = sub.add_parser("evaluate")
+    e.add_argument("--run", required=True, help="a train run's --out (demo-*.gguf, train-log.jsonl, training.json)")
+    e.add_argument("--heldout", nargs="+", required=True)
+    e.add_argument("--tokenizer", required=True)
+    e.add_argument("--qa-docs", type=int, default=None)
+    e.add_argument("--summary-docs", type=int, default=None)
+    e.add_argument("--cpu", action="store_true")
     args = ap.parse_args()
     with open(args.config) as f:
         cfg = json.load(f)
-    if args.cmd == "tokenizer":
-        cmd_tokenizer(args, cfg)
-    else:
-        cmd_train(args, cfg)
+    {"tokenizer": cmd_tokenizer, "train": cmd_train, "evaluate": cmd_evaluate}[args.cmd](args, cfg)
 
 
 if __name__ == "__main__":

@@ -12,17 +12,17 @@ import java.util.Locale;
  * so every result carries this, and the benchmark waits for a quiet machine before measuring.
  * Where /proc/stat is missing (not Linux) every share reads 0.
  */
-final class CpuLoad {
+public final class CpuLoad {
     private static final double USER_HZ = 100;   // the unit of /proc/stat on every Linux we run on
     private static final int CORES = Runtime.getRuntime().availableProcessors();
 
-    record Snapshot(long wallNanos, double busySeconds, double stealSeconds, double ownSeconds) {
+    public record Snapshot(long wallNanos, double busySeconds, double stealSeconds, double ownSeconds) {
     }
 
     private CpuLoad() {
     }
 
-    static Snapshot now() {
+    public static Snapshot now() {
         double busy = 0, steal = 0;
         try {
             String[] f = Files.readAllLines(Path.of("/proc/stat")).getFirst().trim().split("\\s+");
@@ -39,7 +39,7 @@ final class CpuLoad {
     }
 
     /** Share of all cores (0..1) that other processes used between a and b. */
-    static double othersShare(Snapshot a, Snapshot b) {
+    public static double othersShare(Snapshot a, Snapshot b) {
         double capacity = (b.wallNanos - a.wallNanos) / 1e9 * CORES;
         double others = (b.busySeconds - a.busySeconds) - (b.ownSeconds - a.ownSeconds);
         return capacity <= 0 ? 0 : Math.clamp(others / capacity, 0, 1);

@@ -21,7 +21,7 @@ final class OpTimer implements Backend {
     private final Map<String, Stat> stats = new LinkedHashMap<>();
 
     /** Accumulated time of one kind of call, with the weight bytes it read and the flops it did. */
-    static final class Stat {
+    static final class Stat implements java.io.Serializable {
         final String op;
         long calls, nanos, bytes, flops;
 

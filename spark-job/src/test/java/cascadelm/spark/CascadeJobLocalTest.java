@@ -221,7 +221,7 @@ class CascadeJobLocalTest {
         JobOutput.Run help = JobOutput.run("--help");
         assertEquals(0, help.exitCode());
         for (String key : cascadelm.spark.core.JobSettings.defaults().keySet()) assertTrue(help.out().contains("  " + key + " = "), key);
-        assertTrue(help.out().contains("--resume") && help.out().contains("cache-size = 4096"), help.out());
+        assertTrue(help.out().contains("--resume") && help.out().contains("cache-size = " + cascadelm.model.cache.CacheSettings.DEFAULTS.get("cache-size")), help.out());
         assertNotEquals("", help.out());
     }
 

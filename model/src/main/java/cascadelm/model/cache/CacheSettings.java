@@ -36,10 +36,10 @@ public record CacheSettings(Policy policy, int size, int cascades, int sinks, in
     static {
         Map<String, String> d = new LinkedHashMap<>();
         d.put("cache", "cascade");
-        d.put("cache-size", "4096");
+        d.put("cache-size", "1024");
         d.put("cascades", "4");
         d.put("sinks", "64");
-        d.put("stride", "1024");
+        d.put("stride", "512");
         d.put("ema-beta", "0.9999999");
         d.put("select", "score");
         d.put("eager-fill", "true");
@@ -48,13 +48,20 @@ public record CacheSettings(Policy policy, int size, int cascades, int sinks, in
         DEFAULTS = java.util.Collections.unmodifiableMap(d);
     }
 
+    // The allowed range of each numeric setting, for the error of a value outside it or not a number at all.
+    private static final Map<String, String> RANGES = Map.of(
+            "cache-size", "must be at least 1",
+            "cascades", "must be from 1 to 30 (the paper finds more than 8 too sparse)",
+            "sinks", "must be 0 or more",
+            "stride", "must be at least 1",
+            "ema-beta", "must be in (0, 1)");
+
     public CacheSettings {
-        if (size < 1) throw invalid("cache-size", size, "must be at least 1");
-        if (cascades < 1) throw invalid("cascades", cascades, "must be at least 1");
-        if (cascades > 30) throw invalid("cascades", cascades, "must be at most 30 (the paper finds more than 8 too sparse)");
-        if (sinks < 0) throw invalid("sinks", sinks, "must be 0 or more");
-        if (stride < 1) throw invalid("stride", stride, "must be at least 1");
-        if (!(emaBeta > 0 && emaBeta < 1)) throw invalid("ema-beta", emaBeta, "must be in (0, 1)");
+        if (size < 1) throw invalid("cache-size", size, RANGES.get("cache-size"));
+        if (cascades < 1 || cascades > 30) throw invalid("cascades", cascades, RANGES.get("cascades"));
+        if (sinks < 0) throw invalid("sinks", sinks, RANGES.get("sinks"));
+        if (stride < 1) throw invalid("stride", stride, RANGES.get("stride"));
+        if (!(emaBeta > 0 && emaBeta < 1)) throw invalid("ema-beta", emaBeta, RANGES.get("ema-beta"));
         if (policy == Policy.CASCADE && size % cascades != 0) {
             throw invalid("cache-size", size, "must be divisible by cascades (" + cascades + ")");
         }
@@ -113,7 +120,8 @@ public record CacheSettings(Policy policy, int size, int cascades, int sinks, in
         try {
             return Integer.parseInt(v.get(key));
         } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("--" + key + ": '" + v.get(key) + "' is not an integer");
+            throw new IllegalArgumentException("--" + key + ": '" + v.get(key) + "' is not an integer below 2^31; it "
+                    + RANGES.get(key));
         }
     }
 
@@ -121,7 +129,7 @@ public record CacheSettings(Policy policy, int size, int cascades, int sinks, in
         try {
             return Double.parseDouble(v.get(key));
         } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("--" + key + ": '" + v.get(key) + "' is not a number");
+            throw new IllegalArgumentException("--" + key + ": '" + v.get(key) + "' is not a number; it " + RANGES.get(key));
         }
     }
 

@@ -8,10 +8,11 @@ import java.util.Map;
 
 /**
  * The cache and prefill options. Their defaults come from {@link CacheSettings#DEFAULTS} (or conf/), through
- * {@link ConfDefaults}, so they are defined in one place.
+ * {@link ConfDefaults}, so they are defined in one place. Public so the evaluation commands in {@code bench}
+ * reuse the same options.
  */
-final class CacheOptions {
-    @Option(names = "--cache", paramLabel = "POLICY", description = "KV cache policy: full, window, sink or cascade (default: ${DEFAULT-VALUE}).")
+public final class CacheOptions {
+    @Option(names = "--cache", paramLabel = "POLICY", description = "KV cache policy: full, window, sink or cascade; commands that compare policies take a comma-separated list (default: ${DEFAULT-VALUE}).")
     String cache;
 
     @Option(names = "--cache-size", paramLabel = "M", description = "Cached tokens besides the sinks, shared by the cascades (default: ${DEFAULT-VALUE}).")
@@ -41,7 +42,27 @@ final class CacheOptions {
     @Option(names = "--positions", paramLabel = "P", description = "Rotary positions of cached keys: cache (by age in the cache) or original (default: ${DEFAULT-VALUE}).")
     String positions;
 
-    CacheSettings settings() {
+    public CacheSettings settings() {
+        return settings(cache);
+    }
+
+    /** The settings given, with {@code policy} in place of {@code --cache} (one entry of a list of policies). */
+    public CacheSettings settings(String policy) {
+        Map<String, String> m = values();
+        m.put("cache", policy);
+        try {
+            return CacheSettings.from(m);
+        } catch (IllegalArgumentException e) {
+            throw new Main.UsageException(e.getMessage());
+        }
+    }
+
+    /** The raw {@code --cache} value, which may be a comma-separated list. */
+    public String policies() {
+        return cache;
+    }
+
+    private Map<String, String> values() {
         Map<String, String> m = new LinkedHashMap<>();
         m.put("cache", cache);
         m.put("cache-size", cacheSize);
@@ -53,10 +74,6 @@ final class CacheOptions {
         m.put("eager-fill", eagerFill);
         m.put("head-reduction", headReduction);
         m.put("positions", positions);
-        try {
-            return CacheSettings.from(m);
-        } catch (IllegalArgumentException e) {
-            throw new Main.UsageException(e.getMessage());
-        }
+        return m;
     }
 }

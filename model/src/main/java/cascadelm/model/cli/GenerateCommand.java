@@ -54,15 +54,15 @@ final class GenerateCommand implements Callable<Integer> {
     }
 
     @Option(names = "--max-tokens", defaultValue = "256", paramLabel = "N",
-            description = "Most tokens to generate (default: ${DEFAULT-VALUE}).")
+            description = "Most tokens to generate, 0 or more (default: ${DEFAULT-VALUE}).")
     int maxTokens;
 
     @Option(names = "--temperature", defaultValue = "0", paramLabel = "T",
-            description = "Sampling temperature; 0 is greedy (default: ${DEFAULT-VALUE}).")
+            description = "Sampling temperature, a finite number ≥ 0; 0 is greedy (default: ${DEFAULT-VALUE}).")
     float temperature;
 
     @Option(names = "--top-k", defaultValue = "40", paramLabel = "K",
-            description = "Sample among the K most likely tokens; 0 = no limit (default: ${DEFAULT-VALUE}).")
+            description = "Sample among the K most likely tokens, K ≥ 0; 0 = no limit (default: ${DEFAULT-VALUE}).")
     int topK;
 
     @Option(names = "--top-p", defaultValue = "0.95", paramLabel = "P",
@@ -73,7 +73,7 @@ final class GenerateCommand implements Callable<Integer> {
     long seed;
 
     @Option(names = "--threads", defaultValue = "0", paramLabel = "N",
-            description = "CPU threads; 0 = all cores (default: ${DEFAULT-VALUE}).")
+            description = "CPU threads, 0 or more; 0 = all cores (default: ${DEFAULT-VALUE}).")
     int threads;
 
     @Option(names = "--chat", description = "Wrap the prompt in the model's chat template (Llama 3 or ChatML).")

@@ -46,7 +46,7 @@ final class InspectCommand implements Callable<Integer> {
             ModelConfig c = model.config();
             out.printf(Locale.ROOT, "file            %s (GGUF v%d, %s)%n", file, gguf.version(),
                     humanBytes(Files.size(file)));
-            out.printf(Locale.ROOT, "name            %s%n", m.string("general.name", "(none)"));
+            out.printf(Locale.ROOT, "name            %s%n", Main.printable(m.string("general.name", "(none)")));
             out.printf(Locale.ROOT, "architecture    %s%n", c.architecture());
             out.printf(Locale.ROOT, "parameters      %s%n", humanCount(parameters(gguf)));
             out.printf(Locale.ROOT, "layers          %d%n", c.layers());

@@ -53,6 +53,8 @@ public final class Main implements Runnable {
                 return EXIT_USAGE;
             }
         }
+        CommandLine.IParameterExceptionHandler parameterErrors = cli.getParameterExceptionHandler();
+        cli.setParameterExceptionHandler((e, arguments) -> parameterErrors.handleParseException(withRange(e), arguments));
         cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
             boolean verbose = verbose(parseResult);
             commandLine.getErr().println("cascade-lm: " + oneLine(e));
@@ -61,6 +63,20 @@ public final class Main implements Runnable {
             return exitCode(e);
         });
         return cli.execute(args);
+    }
+
+    /**
+     * A value picocli could not convert ("'abc' is not an int") names the option but not what it accepts:
+     * add the option's description, which states the range.
+     */
+    private static CommandLine.ParameterException withRange(CommandLine.ParameterException e) {
+        if (e.getArgSpec() instanceof CommandLine.Model.OptionSpec option
+                && e.getCause() instanceof CommandLine.TypeConversionException && option.description().length > 0) {
+            return new CommandLine.ParameterException(e.getCommandLine(),
+                    e.getMessage() + " (" + option.longestName() + ": " + String.join(" ", option.description()) + ")",
+                    e.getCause(), option, e.getValue());
+        }
+        return e;
     }
 
     private static boolean verbose(CommandLine.ParseResult result) {
@@ -77,6 +93,10 @@ public final class Main implements Runnable {
     }
 
     static String oneLine(Throwable e) {
+        return printable(describe(e));
+    }
+
+    private static String describe(Throwable e) {
         if (e instanceof ModelFormatException) return "bad model file: " + e.getMessage();
         if (e instanceof NoSuchFileException) return "no such file: " + e.getMessage();
         if (e instanceof AccessDeniedException) return "cannot read: " + e.getMessage();
@@ -84,16 +104,41 @@ public final class Main implements Runnable {
         return e.getMessage() == null ? e.toString() : e.getMessage();
     }
 
+    /**
+     * Text with its control characters escaped (a newline as backslash-n, ESC as backslash-u001b): messages
+     * quote names and tokens from untrusted model files, which must neither break the one-line error nor
+     * send escape sequences to the terminal.
+     */
+    static String printable(String s) {
+        StringBuilder sb = new StringBuilder(s.length());
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            switch (c) {
+                case '\n' -> sb.append("\\n");
+                case '\r' -> sb.append("\\r");
+                case '\t' -> sb.append("\\t");
+                default -> {
+                    if (Character.isISOControl(c) || c == '\u2028' || c == '\u2029') {
+                        sb.append(String.format("\\u%04x", (int) c));
+                    } else {
+                        sb.append(c);
+                    }
+                }
+            }
+        }
+        return sb.toString();
+    }
+
     /** A user error in the options, found after parsing (a missing prompt file, an invalid value). */
-    static final class UsageException extends RuntimeException {
-        UsageException(String message) {
+    public static final class UsageException extends RuntimeException {
+        public UsageException(String message) {
             super(message);
         }
     }
 
     /** The model path does not lead to a readable file. */
-    static final class BadModelPathException extends RuntimeException {
-        BadModelPathException(String message) {
+    public static final class BadModelPathException extends RuntimeException {
+        public BadModelPathException(String message) {
             super(message);
         }
     }

@@ -7,15 +7,15 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
-/** Options shared by the commands that open a model. */
-final class ModelOptions {
+/** Options shared by the commands that open a model (public: the commands in {@code bench} use them too). */
+public final class ModelOptions {
     @Option(names = "--model", required = true, paramLabel = "FILE", description = "GGUF model file.")
-    Path model;
+    public Path model;
 
     @Option(names = "--verbose", description = "Print stack traces with errors.")
-    boolean verbose;
+    public boolean verbose;
 
-    LlamaModel open() throws IOException {
+    public LlamaModel open() throws IOException {
         if (!Files.isRegularFile(model)) {
             throw new Main.BadModelPathException("model file not found: " + model
                     + " (pass --model with the path of a .gguf file)");

@@ -76,7 +76,8 @@ public final class LlamaModel implements AutoCloseable {
 
     private static ModelWeights readWeights(GgufFile f, ModelConfig c) {
         int d = c.dim();
-        List<LayerWeights> layers = new ArrayList<>(c.layers());
+        // Not presized: block_count is the file's word, and the first missing layer ends the loop.
+        List<LayerWeights> layers = new ArrayList<>();
         for (int i = 0; i < c.layers(); i++) {
             String p = "blk." + i + ".";
             layers.add(new LayerWeights(

@@ -19,13 +19,19 @@ public record ModelConfig(String architecture, int dim, int layers, int heads, i
     public static final java.util.List<String> SUPPORTED = java.util.List.of("llama", "qwen2");
 
     public ModelConfig {
-        check(dim > 0, "embedding_length", dim);
-        check(layers > 0, "block_count", layers);
-        check(heads > 0, "attention.head_count", heads);
-        check(kvHeads > 0 && heads % kvHeads == 0, "attention.head_count_kv (must divide head_count " + heads + ")", kvHeads);
-        check(headDim > 0 && headDim % 2 == 0, "attention.key_length (head dimension, even)", headDim);
-        check(ffnDim > 0, "feed_forward_length", ffnDim);
-        check(vocabularySize > 0, "vocabulary size", vocabularySize);
+        String p = architecture + ".";
+        check(dim > 0, p + "embedding_length", dim, "must be at least 1");
+        check(layers > 0, p + "block_count", layers, "must be at least 1");
+        check(heads > 0, p + "attention.head_count", heads, "must be at least 1");
+        check(kvHeads > 0 && heads % kvHeads == 0, p + "attention.head_count_kv", kvHeads,
+                "must be at least 1 and divide head_count " + heads);
+        check(headDim > 0 && headDim % 2 == 0, p + "attention.key_length", headDim,
+                "the head dimension must be even and at least 2");
+        // qDim() and kvDim() are ints: an overflow could wrap to a size that the tensors happen to match.
+        check((long) heads * headDim <= Integer.MAX_VALUE, p + "attention.key_length", headDim,
+                "head_count " + heads + " × head dimension exceeds " + Integer.MAX_VALUE);
+        check(ffnDim > 0, p + "feed_forward_length", ffnDim, "must be at least 1");
+        check(vocabularySize > 0, "vocabulary size", vocabularySize, "must be at least 1");
     }
 
     public int qDim() {
@@ -91,7 +97,7 @@ public record ModelConfig(String architecture, int dim, int layers, int heads, i
         return new Rope(rotaryDims, f, neoxRope);
     }
 
-    private static void check(boolean ok, String key, int value) {
-        if (!ok) throw new ModelFormatException("metadata " + key + ": invalid value " + value);
+    private static void check(boolean ok, String key, int value, String rule) {
+        if (!ok) throw new ModelFormatException("metadata " + key + ": " + value + " is invalid (" + rule + ")");
     }
 }

@@ -1,5 +1,7 @@
 package cascadelm.model.tokenizer;
 
+import cascadelm.model.gguf.ModelFormatException;
+
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.EnumSet;
@@ -9,7 +11,7 @@ import java.util.concurrent.ConcurrentHashMap;
 /**
  * Byte-level BPE as GPT-2, Llama 3 and Qwen2 use it: the pre-tokenizer splits text into words, each
  * word's UTF-8 bytes are spelled in GPT-2's byte alphabet, and the merges apply lowest rank first.
- * Every byte is a token, so nothing is ever unknown.
+ * Every byte is a token (checked at load, unless the file names an unknown token), so nothing is ever unknown.
  */
 public final class BpeTokenizer extends VocabularyTokenizer {
     /** Words repeat a lot in text; longer ones rarely do and would bloat the cache. */
@@ -36,6 +38,13 @@ public final class BpeTokenizer extends VocabularyTokenizer {
         this.pairs = (left, right) -> this.merges.getOrDefault(SymbolMerger.PairTable.key(left, right), SymbolMerger.PairTable.NO_MERGE);
         for (int b = 0; b < 256; b++) {
             byteTokens[b] = ids.getOrDefault(String.valueOf(ByteLevelAlphabet.charOf(b)), -1);
+            // Checked here, not when a document happens to contain the byte: a model that cannot spell
+            // some text is a bad model file, not a failure of that one document.
+            if (byteTokens[b] < 0 && unknownToken() < 0) {
+                throw new ModelFormatException("metadata " + Tokenizers.TOKENS + ": no normal token for byte 0x"
+                        + String.format("%02X", b) + " (\"" + ByteLevelAlphabet.charOf(b) + "\") and no "
+                        + Tokenizers.UNKNOWN + ": byte-level BPE must be able to spell every byte");
+            }
         }
     }
 
@@ -69,15 +78,9 @@ public final class BpeTokenizer extends VocabularyTokenizer {
         int[] symbols = new int[bytes.length];
         for (int i = 0; i < bytes.length; i++) {
             symbols[i] = byteTokens[bytes[i] & 0xFF];
-            if (symbols[i] < 0) symbols[i] = missingByte(bytes[i]);
+            if (symbols[i] < 0) symbols[i] = unknownToken();  // there is one: see the constructor
         }
         return new SymbolMerger(pairs).merge(symbols);
-    }
-
-    private int missingByte(byte b) {
-        if (unknownToken() >= 0) return unknownToken();
-        throw new IllegalArgumentException("vocabulary has no token for byte 0x"
-                + String.format("%02X", b & 0xFF) + " and no unknown token");
     }
 
     @Override

@@ -3,6 +3,8 @@ package cascadelm.model.cli;
 import cascadelm.model.llama.TinyModel;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -125,6 +127,39 @@ class MainTest {
         assertTrue(err.toString().contains("--stride 0 must be at least 1"), err.toString());
         assertEquals(2, run("generate", "--model", model.toString(), "--prompt", "x", "--cache", "lru"));
         assertTrue(err.toString().contains("--cache: 'lru' must be one of full, window, sink, cascade"), err.toString());
+    }
+
+    @ParameterizedTest
+    @CsvSource(delimiter = '|', value = {
+            "--max-tokens|-1|--max-tokens must be ≥ 0",
+            "--max-tokens|99999999999|0 or more",
+            "--temperature|-0.5|--temperature must be a finite number ≥ 0",
+            "--temperature|Infinity|--temperature must be a finite number ≥ 0",
+            "--temperature|hot|finite number ≥ 0",
+            "--top-k|-3|--top-k must be ≥ 0",
+            "--top-k|many|K ≥ 0",
+            "--top-p|0|--top-p must be in (0, 1]",
+            "--top-p|1.5|--top-p must be in (0, 1]",
+            "--top-p|NaN|--top-p must be in (0, 1]",
+            "--threads|-1|--threads must be ≥ 0",
+            "--cache-size|0|--cache-size 0 must be at least 1",
+            "--cache-size|lots|--cache-size: 'lots' is not an integer below 2^31; it must be at least 1",
+            "--cache-size|99999999999|--cache-size: '99999999999' is not an integer below 2^31; it must be at least 1",
+            "--cascades|0|--cascades 0 must be from 1 to 30",
+            "--cascades|31|--cascades 31 must be from 1 to 30",
+            "--sinks|-1|--sinks -1 must be 0 or more",
+            "--stride|x|--stride: 'x' is not an integer below 2^31; it must be at least 1",
+            "--ema-beta|1|--ema-beta 1.0 must be in (0, 1)",
+            "--ema-beta|x|--ema-beta: 'x' is not a number; it must be in (0, 1)",
+            "--eager-fill|maybe|--eager-fill: 'maybe' must be true or false",
+            "--select|best|--select: 'best' must be one of score, stride",
+            "--head-reduction|sum|--head-reduction: 'sum' must be one of max, mean",
+            "--positions|rope|--positions: 'rope' must be one of cache, original"})
+    void everyInvalidSettingNamesTheOptionAndWhatItAccepts(String option, String value, String expected) throws Exception {
+        Path model = tinyModel();
+        assertEquals(2, run("generate", "--model", model.toString(), "--prompt", "x", option, value));
+        assertTrue(err.toString().contains(option), err.toString());
+        assertTrue(err.toString().contains(expected), err.toString());
     }
 
     @Test

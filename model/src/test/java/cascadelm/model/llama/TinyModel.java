@@ -1,11 +1,14 @@
 package cascadelm.model.llama;
 
+import cascadelm.model.gguf.GgmlType;
 import cascadelm.model.gguf.GgufWriter;
 
 import java.io.IOException;
+import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -22,6 +25,8 @@ public final class TinyModel {
     final double theta = 10000, eps = 1e-5;
     final Map<String, float[]> tensors = new HashMap<>();
     final List<String> tokens = new ArrayList<>();
+    private final Map<String, Object> overrides = new LinkedHashMap<>();
+    private final Map<String, GgmlType> types = new HashMap<>();
 
     public TinyModel(String arch, int dim, int layers, int heads, int kvHeads, int headDim, int ffn, boolean tied, long seed) {
         this.arch = arch;
@@ -66,32 +71,56 @@ public final class TinyModel {
         tensors.put(name, a);
     }
 
+    /** Replaces a metadata value when written (null leaves the key out): for hostile-file tests. */
+    public TinyModel with(String key, Object value) {
+        overrides.put(key, value);
+        return this;
+    }
+
+    /** Writes the tensor in another ggml type (zero bytes of that type's size): for unsupported-type tests. */
+    public TinyModel withType(String tensor, GgmlType type) {
+        types.put(tensor, type);
+        return this;
+    }
+
     public Path write(Path dir) throws IOException {
         GgufWriter w = new GgufWriter();
         String p = arch + ".";
-        w.put("general.architecture", arch);
-        w.put("general.name", "tiny-" + arch);
-        w.put(p + "context_length", 512);
-        w.put(p + "embedding_length", dim);
-        w.put(p + "block_count", layers);
-        w.put(p + "feed_forward_length", ffn);
-        w.put(p + "attention.head_count", heads);
-        w.put(p + "attention.head_count_kv", kvHeads);
-        w.put(p + "attention.key_length", headDim);
-        w.put(p + "attention.value_length", headDim);
-        w.put(p + "attention.layer_norm_rms_epsilon", (float) eps);
-        w.put(p + "rope.freq_base", (float) theta);
-        w.put("tokenizer.ggml.model", "gpt2");
-        w.put("tokenizer.ggml.pre", arch.equals("qwen2") ? "qwen2" : "llama-bpe");
-        w.put("tokenizer.ggml.tokens", tokens.toArray(new String[0]));
-        int[] types = new int[vocab];
-        java.util.Arrays.fill(types, 1);
-        types[vocab - 1] = 3;
-        w.put("tokenizer.ggml.token_type", types);
-        w.put("tokenizer.ggml.merges", new String[]{byteSymbol(' ') + " t"});
-        w.put("tokenizer.ggml.bos_token_id", vocab - 1);
-        w.put("tokenizer.ggml.eos_token_id", vocab - 1);
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("general.architecture", arch);
+        m.put("general.name", "tiny-" + arch);
+        m.put(p + "context_length", 512);
+        m.put(p + "embedding_length", dim);
+        m.put(p + "block_count", layers);
+        m.put(p + "feed_forward_length", ffn);
+        m.put(p + "attention.head_count", heads);
+        m.put(p + "attention.head_count_kv", kvHeads);
+        m.put(p + "attention.key_length", headDim);
+        m.put(p + "attention.value_length", headDim);
+        m.put(p + "attention.layer_norm_rms_epsilon", (float) eps);
+        m.put(p + "rope.freq_base", (float) theta);
+        m.put("tokenizer.ggml.model", "gpt2");
+        m.put("tokenizer.ggml.pre", arch.equals("qwen2") ? "qwen2" : "llama-bpe");
+        m.put("tokenizer.ggml.tokens", tokens.toArray(new String[0]));
+        int[] tokenTypes = new int[vocab];
+        java.util.Arrays.fill(tokenTypes, 1);
+        tokenTypes[vocab - 1] = 3;
+        m.put("tokenizer.ggml.token_type", tokenTypes);
+        m.put("tokenizer.ggml.merges", new String[]{byteSymbol(' ') + " t"});
+        m.put("tokenizer.ggml.bos_token_id", vocab - 1);
+        m.put("tokenizer.ggml.eos_token_id", vocab - 1);
+        m.putAll(overrides);
+        m.forEach((key, value) -> {
+            if (value != null) w.put(key, value);
+        });
         for (Map.Entry<String, float[]> e : new java.util.TreeMap<>(tensors).entrySet()) {
+            GgmlType type = types.get(e.getKey());
+            if (type != null) {
+                long[] d = dims(e.getKey());
+                long bytes = (long) e.getValue().length / type.blockSize * type.bytesPerBlock;
+                w.putTensor(e.getKey(), type, d, MemorySegment.ofArray(new byte[(int) bytes]));
+                continue;
+            }
             w.putF32Tensor(e.getKey(), dims(e.getKey()), e.getValue());
         }
         Path file = dir.resolve("tiny-" + arch + ".gguf");

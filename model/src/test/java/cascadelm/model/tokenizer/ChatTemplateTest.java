@@ -2,6 +2,7 @@ package cascadelm.model.tokenizer;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -49,6 +50,31 @@ class ChatTemplateTest {
         var missing = assertThrows(UnsupportedChatTemplateException.class,
                 () -> ChatTemplate.fromMetadata(new MapMetadata(Map.of())));
         assertTrue(missing.getMessage().contains("tokenizer.chat_template"), missing.getMessage());
+    }
+
+    /** Server-side template injection as it is done against Jinja: reach os through the globals, run a command. */
+    static final String HOSTILE_JINJA = "{% for x in range(10**12) %}"
+            + "{{ cycler.__init__.__globals__.os.popen('touch /tmp/cascadelm-pwned').read() }}"
+            + "{{ self.__init__.__globals__.__builtins__.__import__('os').system('rm -rf ~') }}{% endfor %}";
+
+    @Test
+    void hostileTemplateIsOnlyDetectedNeverRun() {
+        // With a known marker the format is recognised and rendered by code: nothing of the template is used.
+        ChatTemplate chatMl = ChatTemplate.fromMetadata(new MapMetadata(Map.of(ChatTemplate.KEY, HOSTILE_JINJA + CHATML_JINJA)));
+        assertEquals(ChatTemplate.Format.CHATML, chatMl.format());
+        assertEquals("<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n", chatMl.render(null, "Hi", true));
+        // Without one it is refused, without quoting the template back.
+        var e = assertThrows(UnsupportedChatTemplateException.class,
+                () -> ChatTemplate.fromMetadata(new MapMetadata(Map.of(ChatTemplate.KEY, HOSTILE_JINJA))));
+        assertFalse(e.getMessage().contains("popen"), e.getMessage());
+    }
+
+    @Test
+    void hugeTemplateIsDetectedInLinearTime() {
+        String huge = "{% if x %}".repeat(1 << 20) + "<|start_header_id|>";
+        long start = System.nanoTime();
+        assertEquals(ChatTemplate.Format.LLAMA3, ChatTemplate.detect(huge).format());
+        assertTrue(System.nanoTime() - start < 2_000_000_000L, "detection took over 2 s");
     }
 
     @Test

@@ -91,6 +91,22 @@ class TokenizersTest {
     }
 
     @Test
+    void byteLevelVocabularyMissingAByteIsRejectedAtLoad() {
+        // Found by ModelFileFuzzTest: it loaded, then encoding text with a '2' threw IllegalArgumentException.
+        VocabBuilder partial = new VocabBuilder();
+        for (int b = 0; b < 256; b++) {
+            if (b != '2') partial.normal(String.valueOf(ByteLevelAlphabet.charOf(b)));
+        }
+        String message = failure(partial.metadata("gpt2"));
+        assertTrue(message.contains("tokenizer.ggml.tokens") && message.contains("0x32")
+                && message.contains("tokenizer.ggml.unknown_token_id"), message);
+        // With an unknown token the byte becomes that token.
+        partial.control("<unk>");
+        Tokenizer t = partial.set(Tokenizers.UNKNOWN, (long) partial.id("<unk>")).build("gpt2");
+        assertEquals(partial.id("<unk>"), t.encode("2")[0]);
+    }
+
+    @Test
     void bosIsAddedByDefaultForSentencePieceOnly() {
         assertTrue(llama().build("llama").addBos());
         assertEquals(1, llama().build("llama").bosToken());

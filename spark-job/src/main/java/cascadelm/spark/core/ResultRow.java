@@ -8,7 +8,7 @@ import java.io.Serializable;
  *
  * @param prefillMs the document's shared read (measured once, the same in every task of the document)
  *                  plus this task's own prompt
- * @param cache     policy and sizes, e.g. {@code cascade(S=64,C=4,M=4096)}
+ * @param cache     policy and sizes, e.g. {@code cascade(S=64,C=4,W=256,score)}
  */
 public record ResultRow(String docId, String task, String questionId, String text, long tokensIn, long tokensOut,
                         double prefillMs, double decodeMs, String backend, String model, String cache,
