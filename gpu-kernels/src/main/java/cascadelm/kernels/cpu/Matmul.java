@@ -110,16 +110,24 @@ final class Matmul {
         });
     }
 
+    /**
+     * x[t0 + t, c] to xt in blocks of 32 tokens (the last may hold 16): block b starts at b · 32 · cols and
+     * holds column c's tokens contiguously at c · width, so the kernel reads one block sequentially rather
+     * than at a power-of-two stride that maps every row to the same few L1 sets. Tokens past nt are zero.
+     */
     private static void transpose(float[] x, int t0, int nt, int cols, float[] xt, int np, int c0, int c1) {
         for (int t = 0; t < np; t++) {
+            int tb = t - t % (2 * L);
+            int width = Math.min(2 * L, np - tb);
+            int base = tb * cols + t - tb;
             if (t < nt) {
                 int from = (t0 + t) * cols;
                 for (int c = c0; c < c1; c++) {
-                    xt[c * np + t] = x[from + c];
+                    xt[base + c * width] = x[from + c];
                 }
             } else {
                 for (int c = c0; c < c1; c++) {
-                    xt[c * np + t] = 0f;
+                    xt[base + c * width] = 0f;
                 }
             }
         }
@@ -142,28 +150,28 @@ final class Matmul {
             int t = 0;
             for (; t + 2 * L <= np; t += 2 * L) {
                 for (int r = 0; r < rp; r += MR) {
-                    kernel8x2(tile, r * kc, kc, xt, k0 * np + t, np, acc, r * np + t);
+                    kernel8x2(tile, r * kc, kc, xt, t * cols + k0 * 2 * L, acc, r * np + t, np);
                 }
             }
             if (t < np) {
                 for (int r = 0; r < rp; r += MR) {
-                    kernel8x1(tile, r * kc, kc, xt, k0 * np + t, np, acc, r * np + t);
+                    kernel8x1(tile, r * kc, kc, xt, t * cols + k0 * L, acc, r * np + t, np);
                 }
             }
         }
-        for (int r = 0; r < rt; r++) {
-            for (int t = 0; t < nt; t++) {
-                out[(t0 + t) * rows + r0 + r] = acc[r * np + t];
+        for (int t = 0; t < nt; t++) { // contiguous runs of out; acc is small enough for L1/L2
+            int o = (t0 + t) * rows + r0;
+            for (int r = 0; r < rt; r++) {
+                out[o + r] = acc[r * np + t];
             }
         }
     }
 
     /**
-     * acc[r · as + t] += Σ_k w[w0 + r · kc + k] · xt[x0 + k · xs + t] for 8 rows r and 32 tokens t: 16
+     * acc[a0 + r · as + t] += Σ_k w[w0 + r · kc + k] · xt[x0 + 32 · k + t] for 8 rows r and 32 tokens t: 16
      * accumulators, two token vectors loaded and eight weights broadcast per column.
      */
-    private static void kernel8x2(float[] w, int w0, int kc, float[] xt, int x0, int xs, float[] acc, int a0) {
-        int as = xs;
+    private static void kernel8x2(float[] w, int w0, int kc, float[] xt, int x0, float[] acc, int a0, int as) {
         FloatVector c00 = FloatVector.fromArray(F, acc, a0), c01 = FloatVector.fromArray(F, acc, a0 + L);
         FloatVector c10 = FloatVector.fromArray(F, acc, a0 + as), c11 = FloatVector.fromArray(F, acc, a0 + as + L);
         FloatVector c20 = FloatVector.fromArray(F, acc, a0 + 2 * as), c21 = FloatVector.fromArray(F, acc, a0 + 2 * as + L);
@@ -173,7 +181,7 @@ final class Matmul {
         FloatVector c60 = FloatVector.fromArray(F, acc, a0 + 6 * as), c61 = FloatVector.fromArray(F, acc, a0 + 6 * as + L);
         FloatVector c70 = FloatVector.fromArray(F, acc, a0 + 7 * as), c71 = FloatVector.fromArray(F, acc, a0 + 7 * as + L);
         int w1 = w0 + kc, w2 = w1 + kc, w3 = w2 + kc, w4 = w3 + kc, w5 = w4 + kc, w6 = w5 + kc, w7 = w6 + kc;
-        for (int k = 0, xk = x0; k < kc; k++, xk += xs) {
+        for (int k = 0, xk = x0; k < kc; k++, xk += 2 * L) {
             FloatVector b0 = FloatVector.fromArray(F, xt, xk);
             FloatVector b1 = FloatVector.fromArray(F, xt, xk + L);
             FloatVector a = FloatVector.broadcast(F, w[w0 + k]);
@@ -220,14 +228,13 @@ final class Matmul {
     }
 
     /** As {@link #kernel8x2} for the last 16 tokens. */
-    private static void kernel8x1(float[] w, int w0, int kc, float[] xt, int x0, int xs, float[] acc, int a0) {
-        int as = xs;
+    private static void kernel8x1(float[] w, int w0, int kc, float[] xt, int x0, float[] acc, int a0, int as) {
         FloatVector c0 = FloatVector.fromArray(F, acc, a0), c1 = FloatVector.fromArray(F, acc, a0 + as);
         FloatVector c2 = FloatVector.fromArray(F, acc, a0 + 2 * as), c3 = FloatVector.fromArray(F, acc, a0 + 3 * as);
         FloatVector c4 = FloatVector.fromArray(F, acc, a0 + 4 * as), c5 = FloatVector.fromArray(F, acc, a0 + 5 * as);
         FloatVector c6 = FloatVector.fromArray(F, acc, a0 + 6 * as), c7 = FloatVector.fromArray(F, acc, a0 + 7 * as);
         int w1 = w0 + kc, w2 = w1 + kc, w3 = w2 + kc, w4 = w3 + kc, w5 = w4 + kc, w6 = w5 + kc, w7 = w6 + kc;
-        for (int k = 0, xk = x0; k < kc; k++, xk += xs) {
+        for (int k = 0, xk = x0; k < kc; k++, xk += L) {
             FloatVector b = FloatVector.fromArray(F, xt, xk);
             c0 = b.fma(FloatVector.broadcast(F, w[w0 + k]), c0);
             c1 = b.fma(FloatVector.broadcast(F, w[w1 + k]), c1);
