@@ -23,6 +23,7 @@ public final class MatmulTiming {
         int rounds = 7;
         int threads = Runtime.getRuntime().availableProcessors();
         String shapes = "2048x2048,512x2048,8192x2048,2048x8192";
+        double copyBytes = 256e6;
         for (String a : args) {
             String[] kv = a.split("=", 2);
             switch (kv[0]) {
@@ -31,6 +32,7 @@ public final class MatmulTiming {
                 case "rounds" -> rounds = Integer.parseInt(kv[1]);
                 case "threads" -> threads = Integer.parseInt(kv[1]);
                 case "shapes" -> shapes = kv[1];
+                case "copymb" -> copyBytes = Double.parseDouble(kv[1]) * 1e6; // 0: weights stay in cache
                 default -> throw new IllegalArgumentException(a);
             }
         }
@@ -48,7 +50,7 @@ public final class MatmulTiming {
                 for (int i = 0; i < v.length; i++) v[i] = (float) r.nextGaussian();
                 for (TensorType type : types) {
                     Matrix w = Quantizer.matrix(arena, type, v, rows, cols);
-                    Matrix[] copies = new Matrix[(int) Math.max(1, Math.ceil(256e6 / ((double) rows * w.rowBytes())))];
+                    Matrix[] copies = new Matrix[(int) Math.max(1, Math.ceil(copyBytes / ((double) rows * w.rowBytes())))];
                     for (int i = 0; i < copies.length; i++) {
                         copies[i] = new Matrix(type, arena.allocate(w.data().byteSize(), 64).copyFrom(w.data()), rows, cols);
                     }
