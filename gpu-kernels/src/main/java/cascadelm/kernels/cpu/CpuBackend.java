@@ -18,6 +18,16 @@ public final class CpuBackend implements Backend {
     private final Attention attention;
     private final float[][] ropeCos;
     private final float[][] ropeSin;
+    /**
+     * Positions below this take their rotary cos and sin from a table (8 MB at 32 pairs): the session
+     * re-rotates every cached key on every step, and forming the angles (two double-precision trig calls
+     * per pair) cost far more than the rotation.
+     */
+    static final int ROPE_TABLE_POSITIONS = 1 << 15;
+    private float[] ropeTableFreq;
+    private float[] ropeTableCos = new float[0];
+    private float[] ropeTableSin = new float[0];
+    private int ropeTablePositions;
 
     /** @param threads worker threads including the caller's; {@code <= 0} means one per available processor */
     public CpuBackend(int threads) {
@@ -54,13 +64,53 @@ public final class CpuBackend implements Backend {
         }
         int pairs = rope.rotaryDims() / 2;
         int rowLength = heads * headDim;
-        parallel.run(n, (t, worker) -> {
+        int tabled = ropeTable(rope, positions, n);
+        float[] cos = ropeTableCos, sin = ropeTableSin;
+        int tablePairs = rope.inverseFrequencies().length;
+        ParallelFor.Body row = (t, worker) -> {
+            if (positions[t] >= 0 && positions[t] < tabled) {
+                RopeKernel.rotate(x, t * rowLength, heads, headDim, rope.neox(), tablePairs, cos, sin, positions[t] * tablePairs);
+                return;
+            }
             if (ropeCos[worker].length < pairs) {
                 ropeCos[worker] = new float[pairs];
                 ropeSin[worker] = new float[pairs];
             }
             RopeKernel.rotateRow(x, t * rowLength, heads, headDim, positions[t], rope, ropeCos[worker], ropeSin[worker]);
-        });
+        };
+        if ((long) n * heads * pairs < PARALLEL_ELEMENTS / 2) { // from the table, a few microseconds: less than waking the workers
+            for (int t = 0; t < n; t++) {
+                row.run(t, 0);
+            }
+        } else {
+            parallel.run(n, row);
+        }
+    }
+
+    /** Extends the table to cover the positions given (up to ROPE_TABLE_POSITIONS); returns the positions it covers. */
+    private int ropeTable(Rope rope, int[] positions, int n) {
+        float[] freq = rope.inverseFrequencies();
+        if (ropeTableFreq != freq && !java.util.Arrays.equals(ropeTableFreq, freq)) {
+            ropeTableFreq = freq.clone();
+            ropeTablePositions = 0;
+        }
+        int need = 0;
+        for (int t = 0; t < n; t++) {
+            need = Math.max(need, Math.min(ROPE_TABLE_POSITIONS, positions[t] + 1));
+        }
+        if (need > ropeTablePositions) {
+            int pairs = freq.length;
+            if (ropeTableCos.length < need * pairs) {
+                int capacity = Math.min(ROPE_TABLE_POSITIONS, Math.max(need, 2 * ropeTablePositions)) * pairs;
+                ropeTableCos = java.util.Arrays.copyOf(ropeTableCos, capacity);
+                ropeTableSin = java.util.Arrays.copyOf(ropeTableSin, capacity);
+            }
+            for (int p = ropeTablePositions; p < need; p++) {
+                RopeKernel.angles(freq, p, ropeTableCos, ropeTableSin, p * pairs);
+            }
+            ropeTablePositions = need;
+        }
+        return ropeTablePositions;
     }
 
     @Override

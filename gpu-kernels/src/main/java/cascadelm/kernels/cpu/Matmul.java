@@ -11,9 +11,12 @@ import jdk.incubator.vector.VectorOperators;
 
 /**
  * {@code out[t, r] = Σ_c w[r, c] · x[t, c]}. One token row (decoding) streams each weight row once through
- * {@link RowKernel#dot}, parallel over rows: memory-bound. Several token rows (prefill) decode a tile of
- * weight rows × columns to float32 once per worker and multiply it against every token row from cache,
- * with a 4 × 4 register tile of accumulators: compute-bound.
+ * {@link RowKernel#dot}, parallel over rows: memory-bound. A few token rows decode a tile of weight rows ×
+ * columns to float32 once per worker and multiply it against every token row with a 4 × 4 register tile of
+ * dot products. Many token rows (prefill, {@code n >= WIDE}) run a broadcast kernel: x is transposed once so
+ * that the lanes of a vector are 16 tokens, each decoded weight is broadcast and multiplied into 8 rows × 32
+ * tokens of accumulators; no lane reductions, and each decoded panel of 64 rows × 256 columns serves up to
+ * 512 tokens: compute-bound.
  */
 final class Matmul {
     /** Weight rows per task; a multiple of the 4-row register tile. */
@@ -21,12 +24,28 @@ final class Matmul {
     /** Columns per decoded tile: a multiple of 256 (the largest block) sized so the tile stays in L2. */
     static final int COL_TILE = 1024;
 
+    /** Token rows from which the broadcast kernel runs. */
+    static final int WIDE = 16;
+    /** Weight rows per broadcast task: x is read once per panel, so 64 rows give 32 FLOPs per byte of x. */
+    static final int PANEL = 64;
+    /** Columns per decoded panel (a multiple of 256): 64 × 256 floats, 64 KB, stay in L2. */
+    static final int KC = 256;
+    /** Tokens per pass of the broadcast kernel, bounding the transposed x and the accumulators. */
+    static final int TOKENS = 512;
+    /** Rows of the broadcast register tile. */
+    static final int MR = 8;
+
     private final ParallelFor parallel;
     private final float[][] tiles;
+    private final float[][] panels;
+    private final float[][] sums;
+    private float[] xt = new float[0];
 
     Matmul(ParallelFor parallel) {
         this.parallel = parallel;
         this.tiles = new float[parallel.threads()][ROW_TILE * COL_TILE];
+        this.panels = new float[parallel.threads()][PANEL * KC];
+        this.sums = new float[parallel.threads()][0];
     }
 
     void run(Matrix w, float[] x, float[] out, int n) {
@@ -37,6 +56,10 @@ final class Matmul {
         RowKernel kernel = RowKernel.of(w.type());
         if (n == 1) {
             decode(kernel, w, x, out);
+        } else if (n >= WIDE && L == 16) {
+            for (int t0 = 0; t0 < n; t0 += TOKENS) {
+                wide(kernel, w, x, out, t0, Math.min(TOKENS, n - t0));
+            }
         } else {
             batched(kernel, w, x, out, n);
         }
@@ -63,6 +86,173 @@ final class Matmul {
             int r0 = task * ROW_TILE;
             rowTile(kernel, w, x, out, n, r0, Math.min(ROW_TILE, rows - r0), tiles[worker]);
         });
+    }
+
+    /** Token rows [t0, t0 + nt) through the broadcast kernel. */
+    private void wide(RowKernel kernel, Matrix w, float[] x, float[] out, int t0, int nt) {
+        int rows = w.rows();
+        int cols = w.cols();
+        int np = (nt + L - 1) / L * L;
+        if (xt.length < cols * np) {
+            xt = new float[cols * np];
+        }
+        float[] xt = this.xt;
+        // x transposed to xt[c · np + t], tokens past nt zero; in column blocks so writes stay in L1.
+        int cb = 64;
+        parallel.run((cols + cb - 1) / cb, (task, worker) -> transpose(x, t0, nt, cols, xt, np, task * cb, Math.min(cols, task * cb + cb)));
+        int panelsCount = (rows + PANEL - 1) / PANEL;
+        parallel.run(panelsCount, (task, worker) -> {
+            if (sums[worker].length < PANEL * np) {
+                sums[worker] = new float[PANEL * np];
+            }
+            int r0 = task * PANEL;
+            panel(kernel, w, xt, np, out, t0, nt, r0, Math.min(PANEL, rows - r0), panels[worker], sums[worker]);
+        });
+    }
+
+    /**
+     * x[t0 + t, c] to xt in blocks of 32 tokens (the last may hold 16): block b starts at b · 32 · cols and
+     * holds column c's tokens contiguously at c · width, so the kernel reads one block sequentially rather
+     * than at a power-of-two stride that maps every row to the same few L1 sets. Tokens past nt are zero.
+     */
+    private static void transpose(float[] x, int t0, int nt, int cols, float[] xt, int np, int c0, int c1) {
+        for (int t = 0; t < np; t++) {
+            int tb = t - t % (2 * L);
+            int width = Math.min(2 * L, np - tb);
+            int base = tb * cols + t - tb;
+            if (t < nt) {
+                int from = (t0 + t) * cols;
+                for (int c = c0; c < c1; c++) {
+                    xt[base + c * width] = x[from + c];
+                }
+            } else {
+                for (int c = c0; c < c1; c++) {
+                    xt[base + c * width] = 0f;
+                }
+            }
+        }
+    }
+
+    /** Weight rows [r0, r0 + rt) against the np transposed token columns of xt. */
+    private static void panel(RowKernel kernel, Matrix w, float[] xt, int np, float[] out, int t0, int nt, int r0, int rt,
+                              float[] tile, float[] acc) {
+        int rows = w.rows();
+        int cols = w.cols();
+        long rowBytes = w.rowBytes();
+        int rp = (rt + MR - 1) / MR * MR; // rows padded to the register tile; padding rows decode as zeros
+        java.util.Arrays.fill(acc, 0, rp * np, 0f);
+        for (int k0 = 0; k0 < cols; k0 += KC) {
+            int kc = Math.min(KC, cols - k0);
+            for (int r = 0; r < rt; r++) {
+                kernel.dequantize(w.data(), (r0 + r) * rowBytes, k0, k0 + kc, tile, r * kc);
+            }
+            java.util.Arrays.fill(tile, rt * kc, rp * kc, 0f);
+            int t = 0;
+            for (; t + 2 * L <= np; t += 2 * L) {
+                for (int r = 0; r < rp; r += MR) {
+                    kernel8x2(tile, r * kc, kc, xt, t * cols + k0 * 2 * L, acc, r * np + t, np);
+                }
+            }
+            if (t < np) {
+                for (int r = 0; r < rp; r += MR) {
+                    kernel8x1(tile, r * kc, kc, xt, t * cols + k0 * L, acc, r * np + t, np);
+                }
+            }
+        }
+        for (int t = 0; t < nt; t++) { // contiguous runs of out; acc is small enough for L1/L2
+            int o = (t0 + t) * rows + r0;
+            for (int r = 0; r < rt; r++) {
+                out[o + r] = acc[r * np + t];
+            }
+        }
+    }
+
+    /**
+     * acc[a0 + r · as + t] += Σ_k w[w0 + r · kc + k] · xt[x0 + 32 · k + t] for 8 rows r and 32 tokens t: 16
+     * accumulators, two token vectors loaded and eight weights broadcast per column.
+     */
+    private static void kernel8x2(float[] w, int w0, int kc, float[] xt, int x0, float[] acc, int a0, int as) {
+        FloatVector c00 = FloatVector.fromArray(F, acc, a0), c01 = FloatVector.fromArray(F, acc, a0 + L);
+        FloatVector c10 = FloatVector.fromArray(F, acc, a0 + as), c11 = FloatVector.fromArray(F, acc, a0 + as + L);
+        FloatVector c20 = FloatVector.fromArray(F, acc, a0 + 2 * as), c21 = FloatVector.fromArray(F, acc, a0 + 2 * as + L);
+        FloatVector c30 = FloatVector.fromArray(F, acc, a0 + 3 * as), c31 = FloatVector.fromArray(F, acc, a0 + 3 * as + L);
+        FloatVector c40 = FloatVector.fromArray(F, acc, a0 + 4 * as), c41 = FloatVector.fromArray(F, acc, a0 + 4 * as + L);
+        FloatVector c50 = FloatVector.fromArray(F, acc, a0 + 5 * as), c51 = FloatVector.fromArray(F, acc, a0 + 5 * as + L);
+        FloatVector c60 = FloatVector.fromArray(F, acc, a0 + 6 * as), c61 = FloatVector.fromArray(F, acc, a0 + 6 * as + L);
+        FloatVector c70 = FloatVector.fromArray(F, acc, a0 + 7 * as), c71 = FloatVector.fromArray(F, acc, a0 + 7 * as + L);
+        int w1 = w0 + kc, w2 = w1 + kc, w3 = w2 + kc, w4 = w3 + kc, w5 = w4 + kc, w6 = w5 + kc, w7 = w6 + kc;
+        for (int k = 0, xk = x0; k < kc; k++, xk += 2 * L) {
+            FloatVector b0 = FloatVector.fromArray(F, xt, xk);
+            FloatVector b1 = FloatVector.fromArray(F, xt, xk + L);
+            FloatVector a = FloatVector.broadcast(F, w[w0 + k]);
+            c00 = b0.fma(a, c00);
+            c01 = b1.fma(a, c01);
+            a = FloatVector.broadcast(F, w[w1 + k]);
+            c10 = b0.fma(a, c10);
+            c11 = b1.fma(a, c11);
+            a = FloatVector.broadcast(F, w[w2 + k]);
+            c20 = b0.fma(a, c20);
+            c21 = b1.fma(a, c21);
+            a = FloatVector.broadcast(F, w[w3 + k]);
+            c30 = b0.fma(a, c30);
+            c31 = b1.fma(a, c31);
+            a = FloatVector.broadcast(F, w[w4 + k]);
+            c40 = b0.fma(a, c40);
+            c41 = b1.fma(a, c41);
+            a = FloatVector.broadcast(F, w[w5 + k]);
+            c50 = b0.fma(a, c50);
+            c51 = b1.fma(a, c51);
+            a = FloatVector.broadcast(F, w[w6 + k]);
+            c60 = b0.fma(a, c60);
+            c61 = b1.fma(a, c61);
+            a = FloatVector.broadcast(F, w[w7 + k]);
+            c70 = b0.fma(a, c70);
+            c71 = b1.fma(a, c71);
+        }
+        c00.intoArray(acc, a0);
+        c01.intoArray(acc, a0 + L);
+        c10.intoArray(acc, a0 + as);
+        c11.intoArray(acc, a0 + as + L);
+        c20.intoArray(acc, a0 + 2 * as);
+        c21.intoArray(acc, a0 + 2 * as + L);
+        c30.intoArray(acc, a0 + 3 * as);
+        c31.intoArray(acc, a0 + 3 * as + L);
+        c40.intoArray(acc, a0 + 4 * as);
+        c41.intoArray(acc, a0 + 4 * as + L);
+        c50.intoArray(acc, a0 + 5 * as);
+        c51.intoArray(acc, a0 + 5 * as + L);
+        c60.intoArray(acc, a0 + 6 * as);
+        c61.intoArray(acc, a0 + 6 * as + L);
+        c70.intoArray(acc, a0 + 7 * as);
+        c71.intoArray(acc, a0 + 7 * as + L);
+    }
+
+    /** As {@link #kernel8x2} for the last 16 tokens. */
+    private static void kernel8x1(float[] w, int w0, int kc, float[] xt, int x0, float[] acc, int a0, int as) {
+        FloatVector c0 = FloatVector.fromArray(F, acc, a0), c1 = FloatVector.fromArray(F, acc, a0 + as);
+        FloatVector c2 = FloatVector.fromArray(F, acc, a0 + 2 * as), c3 = FloatVector.fromArray(F, acc, a0 + 3 * as);
+        FloatVector c4 = FloatVector.fromArray(F, acc, a0 + 4 * as), c5 = FloatVector.fromArray(F, acc, a0 + 5 * as);
+        FloatVector c6 = FloatVector.fromArray(F, acc, a0 + 6 * as), c7 = FloatVector.fromArray(F, acc, a0 + 7 * as);
+        int w1 = w0 + kc, w2 = w1 + kc, w3 = w2 + kc, w4 = w3 + kc, w5 = w4 + kc, w6 = w5 + kc, w7 = w6 + kc;
+        for (int k = 0, xk = x0; k < kc; k++, xk += L) {
+            FloatVector b = FloatVector.fromArray(F, xt, xk);
+            c0 = b.fma(FloatVector.broadcast(F, w[w0 + k]), c0);
+            c1 = b.fma(FloatVector.broadcast(F, w[w1 + k]), c1);
+            c2 = b.fma(FloatVector.broadcast(F, w[w2 + k]), c2);
+            c3 = b.fma(FloatVector.broadcast(F, w[w3 + k]), c3);
+            c4 = b.fma(FloatVector.broadcast(F, w[w4 + k]), c4);
+            c5 = b.fma(FloatVector.broadcast(F, w[w5 + k]), c5);
+            c6 = b.fma(FloatVector.broadcast(F, w[w6 + k]), c6);
+            c7 = b.fma(FloatVector.broadcast(F, w[w7 + k]), c7);
+        }
+        c0.intoArray(acc, a0);
+        c1.intoArray(acc, a0 + as);
+        c2.intoArray(acc, a0 + 2 * as);
+        c3.intoArray(acc, a0 + 3 * as);
+        c4.intoArray(acc, a0 + 4 * as);
+        c5.intoArray(acc, a0 + 5 * as);
+        c6.intoArray(acc, a0 + 6 * as);
+        c7.intoArray(acc, a0 + 7 * as);
     }
 
     private static void rowTile(RowKernel kernel, Matrix w, float[] x, float[] out, int n, int r0, int rt, float[] tile) {

@@ -96,6 +96,25 @@ class ElementwiseKernelsTest {
     }
 
     @Test
+    void ropeFromTheTableMatchesTheDirectAnglesBitForBit() {
+        // Positions below CpuBackend.ROPE_TABLE_POSITIONS come from a table of cos/sin; the same float
+        // values as the angles formed per row. A second rope (another theta) must not reuse the first's table.
+        for (double theta : new double[] {10000, 500000}) {
+            Rope rope = Rope.standard(64, theta, false);
+            int heads = 2, headDim = 64;
+            int[] positions = {3, 0, 40000, 1000, CpuBackend.ROPE_TABLE_POSITIONS - 1, CpuBackend.ROPE_TABLE_POSITIONS};
+            int n = positions.length;
+            float[] x = gaussian(new Random(40), n * heads * headDim, 1);
+            float[] expected = x.clone();
+            for (int t = 0; t < n; t++) {
+                RopeKernel.rotateRow(expected, t * heads * headDim, heads, headDim, positions[t], rope, new float[32], new float[32]);
+            }
+            BACKEND.rope(x, n, heads, headDim, positions, rope);
+            assertEquals(java.util.Arrays.toString(expected), java.util.Arrays.toString(x), "theta " + theta);
+        }
+    }
+
+    @Test
     void softmaxNormalisesOnlyTheGivenRange() {
         for (long seed = 30; seed < 33; seed++) {
             Random r = new Random(seed);

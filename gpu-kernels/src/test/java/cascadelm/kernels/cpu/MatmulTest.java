@@ -84,6 +84,24 @@ class MatmulTest {
 
     @ParameterizedTest
     @EnumSource(TensorType.class)
+    void wideBatchTails(TensorType type) {
+        // From Matmul.WIDE tokens the broadcast kernel runs: 16 tokens (one token vector), 17 (padded to two),
+        // 48 (a pair and a single); 67 and 130 rows: partial register tiles and a partial 64-row panel;
+        // 768 columns: three column panels.
+        check(type, 67, 768, 16, 900 + type.ordinal());
+        check(type, 67, 768, 17, 910 + type.ordinal());
+        check(type, 130, 512, 48, 920 + type.ordinal());
+    }
+
+    @ParameterizedTest
+    @EnumSource(TensorType.class)
+    void wideBatchOverSeveralTokenPasses(TensorType type) {
+        // More than Matmul.TOKENS rows: two passes, the second of 18 tokens.
+        check(type, 9, 256, Matmul.TOKENS + 18, 950 + type.ordinal());
+    }
+
+    @ParameterizedTest
+    @EnumSource(TensorType.class)
     void singleBlockRowsOfOddCount(TensorType type) {
         for (int n : new int[] {1, 3, 64}) {
             check(type, 13, type.blockSize, n, 600 + n + type.ordinal());
@@ -93,7 +111,7 @@ class MatmulTest {
     @ParameterizedTest
     @EnumSource(value = TensorType.class, names = {"F32", "F16", "BF16"})
     void columnsOffTheVectorWidth(TensorType type) {
-        for (int n : new int[] {1, 2, 5}) {
+        for (int n : new int[] {1, 2, 5, 16, 33}) {
             check(type, 11, 37, n, 700 + n);
             check(type, 5, 1029, n, 710 + n);
         }
@@ -105,7 +123,7 @@ class MatmulTest {
         Random r = new Random(800 + type.ordinal());
         int rows = 45, cols = 1024;
         Matrix w = Quantizer.matrix(type, gaussian(r, rows * cols), rows, cols);
-        for (int n : new int[] {1, 7, 64}) {
+        for (int n : new int[] {1, 7, 64, 100}) {
             float[] x = gaussian(r, n * cols);
             float[] a = new float[n * rows];
             float[] b = new float[n * rows];
