@@ -6,7 +6,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 rounds="${1:-2}"; shift || true
 settings=("$@")
-[[ ${#settings[@]} -eq 0 ]] && settings=(model="$root/sample-data/models/tiny-random-llama3.Q8_0.gguf" cache-size=1024 sinks=16 stride=256 summary-max-tokens=64 answer-max-tokens=16)
+[[ ${#settings[@]} -eq 0 ]] && settings=(model="$root/sample-data/models/demo-Q8_0.gguf" answer-max-tokens=16)
 "$root/bin/cascade-job" --version >/dev/null   # builds when needed
 JAVA_HOME="${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}"
 flags=(--add-modules jdk.incubator.vector $(sed -n 's/^spark.driver.extraJavaOptions *//p' "$root/conf/spark-defaults.conf"))

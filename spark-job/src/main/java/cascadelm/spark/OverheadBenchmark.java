@@ -60,8 +60,10 @@ public final class OverheadBenchmark {
             tokens = total.get();
         } else {
             Path out = Files.createTempDirectory("cascade-bench");
+            // An empty settings file: both modes run on exactly the settings given here, whatever conf/ holds.
+            Path none = Files.createFile(out.resolve("none.properties"));
             List<String> a = new ArrayList<>(List.of("--corpus", documents.toString(), "--questions", questions.toString(),
-                    "--output", out.resolve("out").toString(), "--rows", "0"));
+                    "--output", out.resolve("out").toString(), "--rows", "0", "--settings", none.toString()));
             conf.forEach((k, v) -> a.addAll(List.of("--conf", k + "=" + v)));
             PrintWriter quiet = new PrintWriter(PrintWriter.nullWriter());
             int code = CascadeJob.run(a.toArray(String[]::new), quiet, new PrintWriter(System.err, true));
