@@ -174,13 +174,13 @@ class CachePoliciesTest {
     }
 
     /**
-     * The same rows in the same order go through the same kernels, so the logits agree to the last bits;
+     * The same rows in the same order go through the same kernels, so the logits agree to float32 rounding (1e-4, as against the references);
      * not bit for bit, because the JIT's compiled exp and sums may round differently from the interpreter's
      * between the two runs.
      */
     private static void assertSameLogits(float[] expected, float[] actual, int position) {
         for (int j = 0; j < expected.length; j++) {
-            assertEquals(expected[j], actual[j], 1e-5f * Math.max(1f, Math.abs(expected[j])), "position " + position);
+            assertEquals(expected[j], actual[j], 1e-4f * Math.max(1f, Math.abs(expected[j])), "position " + position);
         }
     }
 
