@@ -1,5 +1,6 @@
 package cascadelm.spark;
 
+import cascadelm.spark.core.CommitBatches;
 import cascadelm.spark.core.Document;
 import cascadelm.spark.core.JobSettings;
 import cascadelm.spark.core.ResultKey;
@@ -71,14 +72,21 @@ final class JobRun {
         boolean questions = options.tasks.contains(TaskSpec.QA) && options.questions != null;
 
         sc.setJobDescription("cascade: reading the corpus");
-        Dataset<Row> docs = CorpusReader.documents(spark, options.corpus).dropDuplicates("doc_id");
+        Dataset<Row> corpus = CorpusReader.documents(spark, options.corpus);
+        long documentsWithoutKey = CorpusReader.isTable(spark, options.corpus) ? InputKeys.documentsWithoutKey(corpus) : 0;
+        Dataset<Row> docs = InputKeys.uniqueDocuments(corpus);
         Dataset<Row> grouped = null;
         Dataset<Row> orphans = null;
+        long questionsWithoutKey = 0;
         if (questions) {
-            Dataset<Row> qs = CorpusReader.questions(spark, options.questions).dropDuplicates("doc_id", "question_id");
-            grouped = qs.groupBy("doc_id").agg(collect_list(struct(col("question_id"), col("question"))).as("questions"));
+            Dataset<Row> all = CorpusReader.questions(spark, options.questions);
+            questionsWithoutKey = InputKeys.questionsWithoutKey(all);
+            Dataset<Row> qs = InputKeys.uniqueQuestions(all);
+            grouped = qs.groupBy("doc_id").agg(collect_list(struct(col("question_id"), col("question"), col("problem"))).as("questions"));
             orphans = qs.join(docs.select("doc_id"), new String[]{"doc_id"}, "left_anti");
         }
+        warnKeyless(documentsWithoutKey, "corpus rows have no doc_id");
+        warnKeyless(questionsWithoutKey, "question rows have no doc_id or no question_id");
         Dataset<Row> joined = grouped == null ? docs : docs.join(grouped, new String[]{"doc_id"}, "left_outer");
 
         JavaRDD<WorkItem> work = joined.javaRDD()
@@ -87,33 +95,45 @@ final class JobRun {
                 .persist(StorageLevel.MEMORY_AND_DISK_SER());
         JobSettings s = settings;   // a local, so that the closure does not capture this JobRun
         List<TokenBalancer.Cost> costs = work.map(w -> new TokenBalancer.Cost(w.document().docId(), w.estimatedTokens(s))).collect();
-        int partitions = options.partitions > 0 ? options.partitions
-                : TokenBalancer.defaultPartitions(costs, sc.defaultParallelism());
-        Map<String, Integer> assignment = TokenBalancer.assign(costs, partitions);
         long totalTokens = costs.stream().mapToLong(TokenBalancer.Cost::tokens).sum();
+        List<List<TokenBalancer.Cost>> batches = CommitBatches.split(costs, options.batch, sc.defaultParallelism());
 
         JobMetrics metrics = new JobMetrics(spark.sparkContext());
-        JavaRDD<ResultRow> results = work.keyBy(w -> w.document().docId())
-                .partitionBy(new BalancedPartitioner(assignment, partitions))
-                .values()
-                .mapPartitions(new ProcessPartition(settings, metrics));
+        JavaRDD<ResultRow> orphanRows = null;
         if (orphans != null) {
             String backend = model.backend(), modelName = model.modelName(), cache = model.cacheDescription();
-            results = results.union(orphans.javaRDD()
+            orphanRows = orphans.javaRDD()
                     .map(r -> ResultRow.error(new ResultKey(r.getAs("doc_id"), TaskSpec.QA, r.getAs("question_id")),
                             backend, modelName, cache, "no document with this doc_id in the corpus"))
-                    .filter(r -> !doneKeys.value().contains(r.key())));
+                    .filter(r -> !doneKeys.value().contains(r.key()));
         }
 
-        sc.setJobDescription(String.format("cascade: %d documents, ~%d tokens, %d partitions → %s",
-                costs.size(), totalTokens, partitions, parquet));
         LocalProgress.reset();
+        int maxPartitions = 0;
+        // One commit per batch: what a killed run finished stays committed, and --resume skips it.
         try (ProgressDisplay progress = ProgressDisplay.start(spark, costs.size(), totalTokens)) {
-            spark.createDataFrame(results.map(ResultSchema::toRow), ResultSchema.SCHEMA)
-                    .write()
-                    .mode(options.resume ? SaveMode.Append : SaveMode.ErrorIfExists)
-                    .partitionBy("task")
-                    .parquet(parquet.toString());
+            for (int b = 0; b < Math.max(1, batches.size()); b++) {
+                List<TokenBalancer.Cost> batch = b < batches.size() ? batches.get(b) : List.of();
+                int partitions = options.partitions > 0 ? Math.min(options.partitions, Math.max(1, batch.size()))
+                        : TokenBalancer.defaultPartitions(batch, sc.defaultParallelism());
+                maxPartitions = Math.max(maxPartitions, partitions);
+                Broadcast<Set<String>> ids = sc.broadcast(new HashSet<>(batch.stream().map(TokenBalancer.Cost::docId).toList()));
+                JavaRDD<ResultRow> results = work.filter(w -> ids.value().contains(w.document().docId()))
+                        .keyBy(w -> w.document().docId())
+                        .partitionBy(new BalancedPartitioner(TokenBalancer.assign(batch, partitions), partitions))
+                        .values()
+                        .mapPartitions(new ProcessPartition(settings, metrics));
+                if (b == 0 && orphanRows != null) results = results.union(orphanRows);
+                sc.setJobDescription(String.format("cascade: batch %d of %d, %d documents, ~%d tokens, %d partitions → %s",
+                        b + 1, Math.max(1, batches.size()), batch.size(), batch.stream().mapToLong(TokenBalancer.Cost::tokens).sum(),
+                        partitions, parquet));
+                spark.createDataFrame(results.map(ResultSchema::toRow), ResultSchema.SCHEMA)
+                        .write()
+                        .mode(b == 0 && !options.resume ? SaveMode.ErrorIfExists : SaveMode.Append)
+                        .partitionBy("task")
+                        .parquet(parquet.toString());
+                ids.destroy();
+            }
         }
         work.unpersist(false);
 
@@ -125,7 +145,8 @@ final class JobRun {
         }
         Map<String, Long> table = committed == null ? Map.of() : tableCounts(committed);
         long elapsedMs = (System.nanoTime() - start) / 1_000_000;
-        return new RunSummary(runId, options, settings, model, costs.size(), done.size(), partitions,
+        return new RunSummary(runId, options, settings, model, costs.size(), done.size(), Math.max(1, batches.size()), maxPartitions,
+                documentsWithoutKey, questionsWithoutKey,
                 metrics.documents.value(), metrics.tokensIn.value(), metrics.tokensOut.value(), metrics.errors.value(),
                 elapsedMs, table, arrowFiles, spark.version());
     }
@@ -140,10 +161,19 @@ final class JobRun {
             // Sorted so that a document's rows come out in the same order every run.
             List<Row> sorted = new ArrayList<>(qs);
             sorted.sort(java.util.Comparator.comparing(q -> q.<String>getAs("question_id")));
-            for (Row q : sorted) tasks.add(TaskSpec.question(q.getAs("question_id"), q.getAs("question")));
+            for (Row q : sorted) {
+                String problem = q.getAs("problem");
+                tasks.add(problem != null ? TaskSpec.unanswerable(q.getAs("question_id"), problem)
+                        : TaskSpec.question(q.getAs("question_id"), q.getAs("question")));
+            }
         }
         tasks.removeIf(t -> done.contains(t.key(docId)));
         return new WorkItem(doc, tasks);
+    }
+
+    /** Rows without a key cannot give a row; the run says how many there were, here and in _SUMMARY.json. */
+    private static void warnKeyless(long rows, String what) {
+        if (rows > 0) System.err.println("cascade-job: warning: " + rows + " " + what + " and are not processed (see _SUMMARY.json, input)");
     }
 
     private static boolean hasField(Row r, String name) {
