@@ -66,6 +66,12 @@ public final class CascadeJob implements Callable<Integer> {
         cli.getCommandSpec().usageMessage().footer(footer());
         cli.setUsageHelpWidth(120);
         cli.setExitCodeExceptionMapper(CascadeJob::exitCode);
+        // A bad option is one line naming it, like every other error before any work (not the whole usage text).
+        cli.setParameterExceptionHandler((e, args1) -> {
+            e.getCommandLine().getErr().println("cascade-job: " + oneLine(e) + " (see --help)");
+            e.getCommandLine().getErr().flush();
+            return EXIT_USAGE;
+        });
         cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
             commandLine.getErr().println("cascade-job: " + oneLine(e));
             if (parseResult.hasMatchedOption("--verbose")) e.printStackTrace(commandLine.getErr());
@@ -98,7 +104,7 @@ public final class CascadeJob implements Callable<Integer> {
         SparkSession spark = existing != null ? existing : newSession(sparkConf);
         try {
             prepareOutput(spark);
-            summary = new JobRun(spark, options, settings, model).run();
+            summary = new JobRun(spark, options, settings, model, spec.commandLine().getErr()).run();
             summary.write(spark.sparkContext().hadoopConfiguration());
             report(spark, summary);
         } finally {

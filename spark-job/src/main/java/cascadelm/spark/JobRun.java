@@ -49,8 +49,10 @@ final class JobRun {
     private final JobOptions options;
     private final JobSettings settings;
     private final DriverCheck.Result model;
+    private final java.io.PrintWriter err;
 
-    JobRun(SparkSession spark, JobOptions options, JobSettings settings, DriverCheck.Result model) {
+    JobRun(SparkSession spark, JobOptions options, JobSettings settings, DriverCheck.Result model, java.io.PrintWriter err) {
+        this.err = err;
         this.spark = spark;
         this.options = options;
         this.settings = settings;
@@ -85,8 +87,8 @@ final class JobRun {
             grouped = qs.groupBy("doc_id").agg(collect_list(struct(col("question_id"), col("question"), col("problem"))).as("questions"));
             orphans = qs.join(docs.select("doc_id"), new String[]{"doc_id"}, "left_anti");
         }
-        warnKeyless(documentsWithoutKey, "corpus rows have no doc_id");
-        warnKeyless(questionsWithoutKey, "question rows have no doc_id or no question_id");
+        warnKeyless(documentsWithoutKey, "corpus rows have no doc_id (or are not readable: JSON or UTF-8 broken)");
+        warnKeyless(questionsWithoutKey, "question rows have no doc_id or no question_id (or are not readable)");
         Dataset<Row> joined = grouped == null ? docs : docs.join(grouped, new String[]{"doc_id"}, "left_outer");
 
         JavaRDD<WorkItem> work = joined.javaRDD()
@@ -172,8 +174,8 @@ final class JobRun {
     }
 
     /** Rows without a key cannot give a row; the run says how many there were, here and in _SUMMARY.json. */
-    private static void warnKeyless(long rows, String what) {
-        if (rows > 0) System.err.println("cascade-job: warning: " + rows + " " + what + " and are not processed (see _SUMMARY.json, input)");
+    private void warnKeyless(long rows, String what) {
+        if (rows > 0) err.println("cascade-job: warning: " + rows + " " + what + " and are not processed (see _SUMMARY.json, input)");
     }
 
     private static boolean hasField(Row r, String name) {
