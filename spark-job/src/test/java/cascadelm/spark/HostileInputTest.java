@@ -174,7 +174,7 @@ class HostileInputTest {
                 {"doc_id": "a", "question_id": null, "question": "No id"}
                 """);
 
-        Path out = root.resolve("sandbox/out");
+        Path out = Files.createDirectories(root.resolve("sandbox")).resolve("out");
         Set<Path> before = files(dir);
         JobOutput.Run run = job(settings("--corpus", docs.toString(), "--questions", questions.toString(), "--output", out.toString()));
         assertEquals(0, run.exitCode(), run.err());

@@ -28,6 +28,7 @@ import java.util.Locale;
 
 import static org.apache.spark.sql.functions.col;
 import static org.apache.spark.sql.functions.lit;
+import static org.apache.spark.sql.functions.when;
 
 /**
  * Reads the corpus and the questions into DataFrames with fixed columns, whatever the input format:
@@ -59,7 +60,7 @@ public final class CorpusReader {
                 Dataset<Row> t = table(spark, path, format);
                 require(t, path, "doc_id", "text");
                 Column title = Arrays.asList(t.columns()).contains("title") ? col("title").cast("string") : lit(null).cast("string");
-                yield t.select(col("doc_id").cast("string").as("doc_id"), title.as("title"),
+                yield t.select(key(t, "doc_id").as("doc_id"), title.as("title"),
                                 col("text").cast("string").as("text"), lit(null).cast("string").as("problem"));
             }
             case CSV -> throw new InputException("--corpus " + path + ": CSV is for questions; give a folder of .txt/.md files, Parquet or JSON Lines");
@@ -80,14 +81,27 @@ public final class CorpusReader {
         }
         Dataset<Row> t = table(spark, path, format);
         require(t, path, "doc_id", "question_id", "question");
-        return t.select(col("doc_id").cast("string").as("doc_id"), col("question_id").cast("string").as("question_id"),
+        return t.select(key(t, "doc_id").as("doc_id"), key(t, "question_id").as("question_id"),
                         col("question").cast("string").as("question"));
     }
+
+    /**
+     * A key column as a string; null for a line Spark's JSON reader could not parse (broken JSON or UTF-8).
+     * Asking for the corrupt-record column also keeps the answer the same whichever columns a query reads:
+     * without it, a query of the key alone parses past the broken text and finds an id that the full read
+     * does not, and the row would vanish from the job without being counted.
+     */
+    private static Column key(Dataset<Row> t, String name) {
+        Column c = col(name).cast("string");
+        return Arrays.asList(t.columns()).contains(CORRUPT_RECORD) ? when(col(CORRUPT_RECORD).isNotNull(), lit(null).cast("string")).otherwise(c) : c;
+    }
+
+    private static final String CORRUPT_RECORD = "_corrupt_record";
 
     private static Dataset<Row> table(SparkSession spark, String path, Format format) {
         return switch (format) {
             case PARQUET -> spark.read().parquet(path);
-            case JSON -> spark.read().json(path);
+            case JSON -> spark.read().option("columnNameOfCorruptRecord", CORRUPT_RECORD).json(path);
             case CSV -> spark.read().option("header", "true").option("multiLine", "true").option("escape", "\"").csv(path);
             default -> throw new IllegalStateException(format.toString());
         };
