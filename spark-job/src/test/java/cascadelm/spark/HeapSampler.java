@@ -76,17 +76,4 @@ final class HeapSampler implements AutoCloseable {
         }
         return out;
     }
-
-    /** Least-squares slope of used MiB against progress, in MiB per unit of progress. */
-    static double slopeMiBPerUnit(List<Sample> s) {
-        double n = s.size(), sx = 0, sy = 0, sxx = 0, sxy = 0;
-        for (Sample x : s) {
-            sx += x.progress();
-            sy += x.usedMiB();
-            sxx += (double) x.progress() * x.progress();
-            sxy += x.progress() * x.usedMiB();
-        }
-        double d = n * sxx - sx * sx;
-        return d == 0 ? 0 : (n * sxy - sx * sy) / d;
-    }
 }
