@@ -13,9 +13,11 @@ import cascadelm.spark.io.ResultSchema;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
+import org.apache.spark.api.java.JavaPairRDD;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
+import org.apache.spark.rdd.PartitionPruningRDD;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SaveMode;
@@ -25,6 +27,7 @@ import scala.Tuple2;
 
 import java.io.IOException;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -110,34 +113,45 @@ final class JobRun {
                     .filter(r -> !doneKeys.value().contains(r.key()));
         }
 
-        LocalProgress.reset();
+        // Every batch gets its own range of partitions of one shuffle, balanced by tokens within the batch: the
+        // corpus is shuffled once, and each batch's job reads only its own partitions.
+        int batchCount = Math.max(1, batches.size());
+        int[] firstPartition = new int[batchCount + 1];
+        Map<String, Integer> assignment = new HashMap<>();
         int maxPartitions = 0;
+        for (int b = 0; b < batchCount; b++) {
+            List<TokenBalancer.Cost> batch = b < batches.size() ? batches.get(b) : List.of();
+            int partitions = options.partitions > 0 ? Math.min(options.partitions, Math.max(1, batch.size()))
+                    : TokenBalancer.defaultPartitions(batch, sc.defaultParallelism());
+            maxPartitions = Math.max(maxPartitions, partitions);
+            int offset = firstPartition[b];
+            TokenBalancer.assign(batch, partitions).forEach((doc, p) -> assignment.put(doc, offset + p));
+            firstPartition[b + 1] = offset + partitions;
+        }
+        JavaPairRDD<String, WorkItem> shuffled = work.keyBy(w -> w.document().docId())
+                .partitionBy(new BalancedPartitioner(assignment, firstPartition[batchCount]));
+
+        LocalProgress.reset();
         // One commit per batch: what a killed run finished stays committed, and --resume skips it.
         try (ProgressDisplay progress = ProgressDisplay.start(spark, costs.size(), totalTokens)) {
-            for (int b = 0; b < Math.max(1, batches.size()); b++) {
+            for (int b = 0; b < batchCount; b++) {
                 List<TokenBalancer.Cost> batch = b < batches.size() ? batches.get(b) : List.of();
-                int partitions = options.partitions > 0 ? Math.min(options.partitions, Math.max(1, batch.size()))
-                        : TokenBalancer.defaultPartitions(batch, sc.defaultParallelism());
-                maxPartitions = Math.max(maxPartitions, partitions);
-                Broadcast<Set<String>> ids = sc.broadcast(new HashSet<>(batch.stream().map(TokenBalancer.Cost::docId).toList()));
-                JavaRDD<ResultRow> results = work.filter(w -> ids.value().contains(w.document().docId()))
-                        .keyBy(w -> w.document().docId())
-                        .partitionBy(new BalancedPartitioner(TokenBalancer.assign(batch, partitions), partitions))
+                JavaRDD<ResultRow> results = partitions(shuffled, firstPartition[b], firstPartition[b + 1])
                         .values()
                         .mapPartitions(new ProcessPartition(settings, metrics));
                 if (b == 0 && orphanRows != null) results = results.union(orphanRows);
                 sc.setJobDescription(String.format("cascade: batch %d of %d, %d documents, ~%d tokens, %d partitions → %s",
-                        b + 1, Math.max(1, batches.size()), batch.size(), batch.stream().mapToLong(TokenBalancer.Cost::tokens).sum(),
-                        partitions, parquet));
+                        b + 1, batchCount, batch.size(), batch.stream().mapToLong(TokenBalancer.Cost::tokens).sum(),
+                        firstPartition[b + 1] - firstPartition[b], parquet));
                 spark.createDataFrame(results.map(ResultSchema::toRow), ResultSchema.SCHEMA)
                         .write()
                         .mode(b == 0 && !options.resume ? SaveMode.ErrorIfExists : SaveMode.Append)
                         .partitionBy("task")
                         .parquet(parquet.toString());
-                ids.destroy();
+                // The first batch ran the shuffle's map side; later batches read its files, not the corpus.
+                if (b == 0) work.unpersist(false);
             }
         }
-        work.unpersist(false);
 
         Dataset<Row> committed = fs.exists(parquet) ? spark.read().parquet(parquet.toString()) : null;
         int arrowFiles = 0;
@@ -171,6 +185,13 @@ final class JobRun {
         }
         tasks.removeIf(t -> done.contains(t.key(docId)));
         return new WorkItem(doc, tasks);
+    }
+
+    /** Partitions [from, to) of {@code rdd}, as an RDD of their own (the others are neither read nor computed). */
+    private static <K, V> JavaPairRDD<K, V> partitions(JavaPairRDD<K, V> rdd, int from, int to) {
+        scala.Function1<Object, Object> keep = (scala.Function1<Object, Object> & java.io.Serializable)
+                index -> (Integer) index >= from && (Integer) index < to;
+        return JavaPairRDD.fromRDD(PartitionPruningRDD.create(rdd.rdd(), keep), rdd.kClassTag(), rdd.vClassTag());
     }
 
     /** Rows without a key cannot give a row; the run says how many there were, here and in _SUMMARY.json. */
