@@ -42,9 +42,15 @@ class MatmulTest {
     }
 
     private static void check(TensorType type, int rows, int cols, int n, long seed) {
+        check(type, rows, cols, n, seed, 0f);
+    }
+
+    /** As above with x drawn around {@code xMean} instead of 0. */
+    private static void check(TensorType type, int rows, int cols, int n, long seed, float xMean) {
         Random r = new Random(seed);
         float[] values = gaussian(r, rows * cols);
         float[] x = gaussian(r, n * cols);
+        for (int i = 0; i < x.length; i++) x[i] += xMean;
         Matrix w = Quantizer.matrix(type, values, rows, cols);
         double[] decoded = ReferenceDecoder.decode(type, Quantizer.quantize(type, values), rows * cols);
         float[] out = new float[n * rows];
@@ -71,6 +77,15 @@ class MatmulTest {
     void decodeMatchesFloat64Reference(TensorType type) {
         check(type, 67, 512, 1, 100 + type.ordinal());
         check(type, 9, 2048, 1, 200 + type.ordinal());
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = TensorType.class, names = {"F32", "F16", "BF16", "Q8_0", "Q4_0"})
+    void decodeWithOffsetActivations(TensorType type) {
+        // x far from zero mean: Q4_0 decoding subtracts 8 · d · Σx per block after the fact, which must not
+        // lose the result to cancellation. 1056 columns: an odd number of 32-value blocks (33).
+        check(type, 19, 1056, 1, 1000 + type.ordinal(), 40f);
+        check(type, 19, 1056, 1, 1100 + type.ordinal(), -300f);
     }
 
     @ParameterizedTest
