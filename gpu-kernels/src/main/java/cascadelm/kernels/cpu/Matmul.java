@@ -76,26 +76,20 @@ final class Matmul {
         int chunk = Math.max(1, rows / (parallel.threads() * 8));
         parallel.run((rows + chunk - 1) / chunk, (task, worker) -> {
             int end = Math.min(rows, (task + 1) * chunk);
-            float[] scratch = tiles[worker];
+            float[] scratch = tiles[worker]; // ROW_TILE × COL_TILE floats: more than RowKernel.SCRATCH
             for (int r = task * chunk; r < end; r++) {
                 out[r] = kernel.decodeDot(data, r * rowBytes, x, cols, xSums, scratch);
             }
         });
     }
 
-    /** Σ x over each 32-column block (the last block may be partial), into a buffer reused across calls. */
+    /** The 32-column block sums of x ({@link RowKernel#blockSums}), into a buffer reused across calls. */
     private float[] blockSums(float[] x, int cols) {
         int blocks = (cols + 31) / 32;
         if (xSums.length < blocks) {
             xSums = new float[blocks];
         }
-        for (int b = 0; b < blocks; b++) {
-            float s = 0;
-            for (int c = 32 * b, end = Math.min(cols, c + 32); c < end; c++) {
-                s += x[c];
-            }
-            xSums[b] = s;
-        }
+        RowKernel.blockSums(x, 0, cols, xSums);
         return xSums;
     }
 

@@ -26,23 +26,9 @@ final class Q4_0Rows extends RowKernel {
 
     @Override
     float dot(MemorySegment w, long rowOffset, float[] x, int xOffset, int cols) {
-        if (!Lanes.QUANT_VECTORS) {
-            return scalarDot(w, rowOffset, x, xOffset, cols);
-        }
-        // Two block accumulators so consecutive blocks do not wait on each other's FMA.
-        FloatVector acc0 = FloatVector.zero(F), acc1 = acc0;
-        int blocks = cols / 32;
-        int b = 0;
-        for (; b + 1 < blocks; b += 2) {
-            long at = rowOffset + (long) b * BYTES;
-            acc0 = block(w, at, x, xOffset + 32 * b).fma(FloatVector.broadcast(F, half(w, at)), acc0);
-            acc1 = block(w, at + BYTES, x, xOffset + 32 * b + 32).fma(FloatVector.broadcast(F, half(w, at + BYTES)), acc1);
-        }
-        if (b < blocks) {
-            long at = rowOffset + (long) b * BYTES;
-            acc0 = block(w, at, x, xOffset + 32 * b).fma(FloatVector.broadcast(F, half(w, at)), acc0);
-        }
-        return acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+        float[] xSums = new float[cols / 32];
+        blockSums(x, xOffset, cols, xSums);
+        return dot(w, rowOffset, x, xOffset, cols, xSums);
     }
 
     @Override
@@ -57,8 +43,12 @@ final class Q4_0Rows extends RowKernel {
      */
     @Override
     float decodeDot(MemorySegment w, long rowOffset, float[] x, int cols, float[] xSums, float[] scratch) {
+        return dot(w, rowOffset, x, 0, cols, xSums);
+    }
+
+    private float dot(MemorySegment w, long rowOffset, float[] x, int xOffset, int cols, float[] xSums) {
         if (!Lanes.QUANT_VECTORS) {
-            return scalarDot(w, rowOffset, x, 0, cols);
+            return scalarDot(w, rowOffset, x, xOffset, cols);
         }
         // One block per iteration: two made the method too large for C2 to inline its vector operations
         // (NodeCountInliningCutoff), and boxed vectors run ten times slower. Blocks alternate between two
@@ -68,7 +58,7 @@ final class Q4_0Rows extends RowKernel {
         for (int b = 0, blocks = cols / 32; b < blocks; b++) {
             long at = rowOffset + (long) b * BYTES;
             float d = half(w, at);
-            FloatVector next = unsignedBlock(w, at, x, 32 * b).fma(FloatVector.broadcast(F, d), acc1);
+            FloatVector next = unsignedBlock(w, at, x, xOffset + 32 * b).fma(FloatVector.broadcast(F, d), acc1);
             acc1 = acc0;
             acc0 = next;
             offsets += d * xSums[b];
@@ -91,17 +81,6 @@ final class Q4_0Rows extends RowKernel {
             hi = toFloat(q.and(0xF0)).fma(FloatVector.fromArray(F, x, xAt + 16 + j), hi);
         }
         return hi.fma(SIXTEENTH, lo);
-    }
-
-    /** Σ (q − 8) · x over one block, before the block scale. */
-    private static FloatVector block(MemorySegment w, long at, float[] x, int xAt) {
-        FloatVector lo = FloatVector.zero(F), hi = lo;
-        for (int j = 0; j < 16; j += L) {
-            IntVector q = bytesAsInts(w, at + 2 + j);
-            lo = toFloat(q.and(0xF).sub(8)).fma(FloatVector.fromArray(F, x, xAt + j), lo);
-            hi = toFloat(q.lanewise(VectorOperators.LSHR, 4).and(0xF).sub(8)).fma(FloatVector.fromArray(F, x, xAt + 16 + j), hi);
-        }
-        return lo.add(hi);
     }
 
     @Override

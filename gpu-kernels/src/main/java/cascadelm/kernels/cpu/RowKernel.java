@@ -29,6 +29,17 @@ abstract class RowKernel {
         return dot(w, rowOffset, x, 0, cols);
     }
 
+    /** {@code into[b] = Σ x[xOffset + c]} over the columns c of each 32-column block b of [0, cols) (the last may be partial). */
+    static void blockSums(float[] x, int xOffset, int cols, float[] into) {
+        for (int b = 0; b < (cols + 31) / 32; b++) {
+            float s = 0;
+            for (int c = 32 * b, end = Math.min(cols, c + 32); c < end; c++) {
+                s += x[xOffset + c];
+            }
+            into[b] = s;
+        }
+    }
+
     /** Floats of per-worker scratch that {@link #decodeDot} may use. */
     static final int SCRATCH = 1024;
 
