@@ -245,6 +245,25 @@ def encode_chunked(tok, s, chunk=800):
     return Encoded(ids, offs)
 
 
+def cascade_thinning(rng, offs, n_prompt, protect):
+    """Which tokens of a prompt a cascading cache might still hold at its end (True = kept): the newest W tokens
+    all, then each older band of W tokens doubling in age (W, 2W, 4W ...) keeps about half as many as the band
+    after it, with random picks; sometimes the first 64 tokens as sinks. Tokens whose offset falls into a
+    `protect` span (character ranges) are always kept. Tokens from n_prompt on (the answer) are kept."""
+    import numpy as np
+    w = int(rng.integers(64, 513))
+    sinks = 64 if rng.random() < 0.5 else 0
+    u = rng.random(len(offs))
+    keep = [True] * len(offs)
+    for j, (a, _) in enumerate(offs):
+        dist = n_prompt - j
+        if j >= n_prompt or j < sinks or dist <= w or any(p0 <= a < p1 for p0, p1 in protect):
+            continue
+        level = int(np.log2(dist / w)) + 1  # 1 for (W, 2W], 2 for (2W, 4W] ...
+        keep[j] = u[j] < 0.5 ** level
+    return keep
+
+
 class RowBuilder:
     """Builds row i (seq_len token ids + per-token codes) deterministically from (seed, i).
 
@@ -367,6 +386,12 @@ class RowBuilder:
         q_tok = len(ids) - n_ans
         fact_end_tok = next(i for i, o in enumerate(offs) if o[1] >= fe - s)
         info = {"depth_tokens": q_tok - fact_end_tok - 1, "prompt_tokens": q_tok + 1, "answer": a, "question": q}
+        if not fixed and rng.random() < self.cfg["data"].get("qa_gap_prob", 0.0):
+            # the context as a cascading cache leaves it (fact and question kept whole); not a text target then
+            keep = cascade_thinning(rng, offs, q_tok, [(f - s - 1, fe - s), (len(ctx), 1 << 30)])
+            ids = [t for t, k in zip(ids, keep) if k]
+            codes = [C_IGNORE if c == C_TEXT else c for c, k in zip(codes, keep) if k]
+            info["dropped"] = keep.count(False)
         return [self.bos] + ids + [self.eos], [C_IGNORE] + codes + [C_ANSWER], info
 
     def summary(self, rng, room, d=None):
@@ -420,7 +445,14 @@ class RowBuilder:
         qs = len(text) - len(PK_QUESTION)
         keep = [True] * len(ids)
         dropped = 0
-        if gaps and rng.random() < pc.get("gap_prob", 0.0):
+        gapped = gaps and rng.random() < pc.get("gap_prob", 0.0)
+        if gapped and rng.random() < 0.5:  # thinned as a cascading cache would, the key's digits kept
+            k1 = ks + len("The pass key is ")
+            k2 = text.find(key, k1 + len(key))
+            keep = cascade_thinning(rng, offs, sum(1 for o in offs if o[0] < ans0),
+                                    [(0, len(PK_TASK)), (qs - 1, 1 << 30), (k1, k1 + len(key)), (k2, k2 + len(key))])
+            dropped = keep.count(False)
+        elif gapped:  # filler dropped uniformly at a random rate
             rate = float(rng.uniform(0.0, pc.get("gap_max_rate", 0.8)))
             key_rate = float(rng.uniform(0.0, 0.5)) if rng.random() < 0.5 else 0.0
             drop = rng.random(len(ids))
@@ -861,6 +893,8 @@ def cmd_train(args, cfg):
         dc.setdefault("passkey", {})["gap_prob"] = args.passkey_gap_prob
     if args.qa_whole_prob is not None:
         dc["qa_whole_prob"] = args.qa_whole_prob
+    if args.qa_gap_prob is not None:
+        dc["qa_gap_prob"] = args.qa_gap_prob
     if args.batch_rows is not None:
         tc["batch_rows"] = args.batch_rows
     if args.qa_kind_weights is not None:
@@ -1074,7 +1108,7 @@ def cmd_train(args, cfg):
     if prev:
         phase = dict(training, init_gguf=args.init_gguf, first_row=step0 * B,
                      train_files=[os.path.basename(p) for p in args.train],
-                     data={k: dc[k] for k in ("episode_mix", "loss_weights", "qa_kind_weights", "qa_whole_prob", "passkey")
+                     data={k: dc[k] for k in ("episode_mix", "loss_weights", "qa_kind_weights", "qa_whole_prob", "qa_gap_prob", "passkey")
                            if k in dc})
         phases = prev.get("phases") or [{k: v for k, v in prev.items() if k not in ("hist", "phases")}]
         training = dict(training, steps=step0 + step, tokens=prev["tokens"] + tokens_seen,
@@ -1339,6 +1373,8 @@ def main():
                    help="QA sampling weight per question kind, e.g. give=3 (kinds not named weigh 1)")
     b.add_argument("--qa-whole-prob", type=float, default=None,
                    help="share of QA episodes that use the whole document when it fits (data.qa_whole_prob)")
+    b.add_argument("--qa-gap-prob", type=float, default=None,
+                   help="share of QA episodes whose context is thinned as a cascading cache would (data.qa_gap_prob)")
     b.add_argument("--passkey-weight", type=float, default=None, help="loss weight of passkey answer tokens")
     b.add_argument("--passkey-gap-prob", type=float, default=None,
                    help="share of passkey episodes with dropped filler tokens (data.passkey.gap_prob)")
