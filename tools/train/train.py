@@ -358,8 +358,10 @@ class RowBuilder:
             return None
         # data.qa_whole_prob: the whole document when it fits, the way a short document is asked about
         # (it begins at the title and ends at the document's end, as in the job and the "whole" evaluation)
-        whole = (depth is None and not fixed and d.est_tokens + suffix_est + 8 < room
-                 and rng.random() < self.cfg["data"].get("qa_whole_prob", 0.0))
+        # (settings that are off draw no random numbers, so that rows stay as earlier phases made them)
+        whole_p = self.cfg["data"].get("qa_whole_prob", 0.0)
+        whole = (whole_p > 0 and depth is None and not fixed and d.est_tokens + suffix_est + 8 < room
+                 and rng.random() < whole_p)
         if whole:
             s, e = 0, len(d.text)
         else:
@@ -386,7 +388,8 @@ class RowBuilder:
         q_tok = len(ids) - n_ans
         fact_end_tok = next(i for i, o in enumerate(offs) if o[1] >= fe - s)
         info = {"depth_tokens": q_tok - fact_end_tok - 1, "prompt_tokens": q_tok + 1, "answer": a, "question": q}
-        if not fixed and rng.random() < self.cfg["data"].get("qa_gap_prob", 0.0):
+        gap_p = self.cfg["data"].get("qa_gap_prob", 0.0)
+        if gap_p > 0 and not fixed and rng.random() < gap_p:
             # the context as a cascading cache leaves it (fact and question kept whole); not a text target then
             keep = cascade_thinning(rng, offs, q_tok, [(f - s - 1, fe - s), (len(ctx), 1 << 30)])
             ids = [t for t, k in zip(ids, keep) if k]
