@@ -66,6 +66,12 @@ public final class CascadeJob implements Callable<Integer> {
         cli.getCommandSpec().usageMessage().footer(footer());
         cli.setUsageHelpWidth(120);
         cli.setExitCodeExceptionMapper(CascadeJob::exitCode);
+        // A bad option is one line naming it, like every other error before any work (not the whole usage text).
+        cli.setParameterExceptionHandler((e, args1) -> {
+            e.getCommandLine().getErr().println("cascade-job: " + oneLine(e) + " (see --help)");
+            e.getCommandLine().getErr().flush();
+            return EXIT_USAGE;
+        });
         cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
             commandLine.getErr().println("cascade-job: " + oneLine(e));
             if (parseResult.hasMatchedOption("--verbose")) e.printStackTrace(commandLine.getErr());
@@ -98,7 +104,7 @@ public final class CascadeJob implements Callable<Integer> {
         SparkSession spark = existing != null ? existing : newSession(sparkConf);
         try {
             prepareOutput(spark);
-            summary = new JobRun(spark, options, settings, model).run();
+            summary = new JobRun(spark, options, settings, model, spec.commandLine().getErr()).run();
             summary.write(spark.sparkContext().hadoopConfiguration());
             report(spark, summary);
         } finally {
@@ -130,6 +136,11 @@ public final class CascadeJob implements Callable<Integer> {
             throw usage("--format must include parquet: it is the committed table --resume reads (arrow is a copy of it)");
         }
         if (options.partitions < 0) throw usage("--partitions must be 0 (automatic) or more, got " + options.partitions);
+        if (options.batch < 0) throw usage("--batch must be 0 (automatic) or more, got " + options.batch);
+        if (options.printRows < 0) throw usage("--rows must be 0 or more, got " + options.printRows);
+        if (options.output.isBlank() || options.output.chars().anyMatch(Character::isISOControl)) {
+            throw usage("--output must be a folder path without control characters, got '" + options.output.replace("\0", "\\0") + "'");
+        }
         if (options.resume && options.overwrite) throw usage("--resume and --overwrite contradict each other");
     }
 
@@ -166,13 +177,27 @@ public final class CascadeJob implements Callable<Integer> {
         }
     }
 
+    /**
+     * Checks --output before any work, and clears it for --overwrite. Only a folder that is new, empty, or
+     * holds this job's output (parquet/ or _SUMMARY.json) is written to or deleted: a mistyped --output never
+     * costs anybody's files.
+     */
     private void prepareOutput(SparkSession spark) throws IOException {
         Path output = new Path(options.output);
         FileSystem fs = output.getFileSystem(spark.sparkContext().hadoopConfiguration());
-        if (options.overwrite) {
-            fs.delete(output, true);
-        } else if (!options.resume && fs.exists(new Path(output, JobRun.PARQUET))) {
-            throw usage("--output " + options.output + " already holds results; pass --resume to complete them or --overwrite to start over");
+        if (fs.exists(output)) {
+            if (fs.getFileStatus(output).isFile()) throw usage("--output " + options.output + " is a file; name a folder");
+            boolean ours = fs.exists(new Path(output, JobRun.PARQUET)) || fs.exists(new Path(output, RunSummary.FILE));
+            boolean empty = fs.listStatus(output).length == 0;
+            if (!ours && !empty) {
+                throw usage("--output " + options.output + " holds files that are not cascade-job output (no parquet/ or "
+                        + RunSummary.FILE + "); name a new or empty folder" + (options.overwrite ? " (nothing was deleted)" : ""));
+            }
+            if (options.overwrite) {
+                fs.delete(output, true);
+            } else if (ours && !options.resume) {
+                throw usage("--output " + options.output + " already holds results; pass --resume to complete them or --overwrite to start over");
+            }
         }
         // A killed run leaves its task outputs under _temporary, never committed. Left there, the next job
         // commit (FileOutputCommitter merges every committed task folder it finds) would publish them

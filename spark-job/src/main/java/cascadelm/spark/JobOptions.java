@@ -34,6 +34,11 @@ final class JobOptions {
             description = "Number of partitions; 0 = chosen from the token counts and the cores (default: ${DEFAULT-VALUE}).")
     int partitions;
 
+    @Option(names = "--batch", paramLabel = "N", defaultValue = "0",
+            description = "Documents per commit: each batch is committed as it finishes, so a killed run keeps the batches before "
+                    + "and --resume does the rest; 0 = automatic, about 1M estimated tokens and at most 64 documents per core (default: ${DEFAULT-VALUE}).")
+    int batch;
+
     @Option(names = "--resume", description = "Keep what an earlier run wrote to --output and do only the missing (doc_id, task, question_id) keys.")
     boolean resume;
 

@@ -18,7 +18,8 @@ import java.util.Map;
  * documents, tokens and throughput are this run's (from the accumulators).
  */
 record RunSummary(String runId, JobOptions options, JobSettings settings, DriverCheck.Result model,
-                  long documentsQueued, long keysSkipped, int partitions, long documentsDone, long tokensIn,
+                  long documentsQueued, long keysSkipped, int batches, int partitions, long documentsWithoutKey,
+                  long questionsWithoutKey, long documentsDone, long tokensIn,
                   long tokensOut, long errorRows, long elapsedMs, Map<String, Long> table, int arrowFiles,
                   String sparkVersion) {
 
@@ -32,9 +33,15 @@ record RunSummary(String runId, JobOptions options, JobSettings settings, Driver
         m.put("questions", options.questions);
         m.put("tasks", options.tasks);
         m.put("resumed", options.resume);
+        Map<String, Object> input = new LinkedHashMap<>();
+        input.put("documents_to_do", documentsQueued);
+        input.put("corpus_rows_without_doc_id", documentsWithoutKey);
+        input.put("question_rows_without_key", questionsWithoutKey);
+        m.put("input", input);
         Map<String, Object> run = new LinkedHashMap<>();
         run.put("documents", documentsDone);
         run.put("keys_already_done", keysSkipped);
+        run.put("batches", batches);
         run.put("partitions", partitions);
         run.put("tokens_in", tokensIn);
         run.put("tokens_out", tokensOut);

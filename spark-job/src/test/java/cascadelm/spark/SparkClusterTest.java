@@ -4,7 +4,10 @@ import cascadelm.spark.core.ResultRow;
 import org.apache.spark.sql.SparkSession;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -22,6 +25,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.jar.JarEntry;
 import java.util.jar.JarOutputStream;
@@ -30,6 +34,7 @@ import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -39,10 +44,12 @@ import static org.junit.jupiter.api.Assertions.fail;
  * with two one-core executors. Every wait is bounded, and every process is stopped by pid, so a broken
  * cluster fails the test instead of hanging the build.
  */
-@Timeout(value = 5, unit = TimeUnit.MINUTES)
+@Timeout(value = 18, unit = TimeUnit.MINUTES)
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class SparkClusterTest {
-    private static final Duration START_LIMIT = Duration.ofSeconds(90);
-    private static final Duration JOB_LIMIT = Duration.ofSeconds(180);
+    private static final Duration START_LIMIT = Duration.ofSeconds(180);
+    // Generous: on a shared 2-core machine under a load of 18 a job of this size took over 3 minutes.
+    private static final Duration JOB_LIMIT = Duration.ofSeconds(420);
 
     @TempDir
     static Path dir;
@@ -99,26 +106,12 @@ class SparkClusterTest {
     }
 
     @Test
+    @Order(1)
     void theJobRunsOnTwoExecutorsThroughSparkSubmit() throws Exception {
         TestCorpus corpus = TestCorpus.write(dir.resolve("corpus"));
         Path out = dir.resolve("out");
-        String flags = System.getProperty("cascadelm.test.jvmFlags");
-        List<String> submit = new ArrayList<>(List.of("org.apache.spark.deploy.SparkSubmit",
-                "--master", masterUrl, "--deploy-mode", "client", "--class", CascadeJob.class.getName(),
-                "--executor-memory", "640m", "--total-executor-cores", "2",
-                "--conf", "spark.executor.cores=1",
-                "--conf", "spark.executor.extraJavaOptions=" + flags,
-                "--conf", "spark.driver.host=127.0.0.1",
-                "--conf", "spark.ui.enabled=false",
-                // Start only once both executors are there, and spread tasks rather than wait for locality.
-                "--conf", "spark.scheduler.minRegisteredResourcesRatio=1.0",
-                "--conf", "spark.scheduler.maxRegisteredResourcesWaitingTime=60s",
-                "--conf", "spark.locality.wait=0",
-                "--conf", "spark.cascade.summary-max-tokens=8",
-                appJar.toString(),
-                "--corpus", corpus.docs.toString(), "--questions", corpus.questions.toString(), "--output", out.toString(),
-                "--partitions", "4", "--conf", "model=" + TestCorpus.MODEL, "--conf", "answer-max-tokens=4",
-                "--conf", "cache-size=512", "--conf", "stride=128"));
+        List<String> submit = submit("--corpus", corpus.docs.toString(), "--questions", corpus.questions.toString(),
+                "--output", out.toString(), "--partitions", "4", "--conf", "answer-max-tokens=4");
         Process driver = start("driver", "-Xmx1g", submit.toArray(String[]::new));
         if (!driver.waitFor(JOB_LIMIT.toSeconds(), TimeUnit.SECONDS)) {
             driver.toHandle().descendants().forEach(ProcessHandle::destroyForcibly);
@@ -140,6 +133,104 @@ class SparkClusterTest {
             assertTrue(executorLogs.contains("cascade-lm: opened " + TestCorpus.MODEL), "worker " + i + " executor log:\n"
                     + tail(executorLogs));
         }
+    }
+
+    /** SparkSubmit's arguments for the job on this cluster: two one-core executors, the fixture model. */
+    private static List<String> submit(String... jobArgs) {
+        String flags = System.getProperty("cascadelm.test.jvmFlags");
+        List<String> submit = new ArrayList<>(List.of("org.apache.spark.deploy.SparkSubmit",
+                "--master", masterUrl, "--deploy-mode", "client", "--class", CascadeJob.class.getName(),
+                "--executor-memory", "640m", "--total-executor-cores", "2",
+                "--conf", "spark.executor.cores=1",
+                "--conf", "spark.executor.extraJavaOptions=" + flags,
+                "--conf", "spark.driver.host=127.0.0.1",
+                "--conf", "spark.ui.enabled=false",
+                // Start only once both executors are there, and spread tasks rather than wait for locality.
+                "--conf", "spark.scheduler.minRegisteredResourcesRatio=1.0",
+                "--conf", "spark.scheduler.maxRegisteredResourcesWaitingTime=60s",
+                "--conf", "spark.locality.wait=0",
+                "--conf", "spark.cascade.summary-max-tokens=8",
+                appJar.toString()));
+        submit.addAll(Arrays.asList(jobArgs));
+        submit.addAll(List.of("--conf", "model=" + TestCorpus.MODEL, "--conf", "cache-size=512", "--conf", "stride=128"));
+        return submit;
+    }
+
+    /**
+     * A machine lost while documents are in flight: worker 1's JVM and its executor are SIGKILLed once both
+     * executors are reading documents. Spark reruns the lost tasks (and the lost shuffle output) on the other
+     * executor; the output still holds exactly one row per key, all of them answers. Runs last: the cluster
+     * has one worker afterwards.
+     */
+    @Test
+    @Order(2)
+    void aWorkerKilledWhileDocumentsAreInFlightCostsNoRow() throws Exception {
+        Path docs = Files.createDirectories(dir.resolve("kill-corpus"));
+        List<String> keys = new ArrayList<>();
+        for (int i = 0; i < 8; i++) {
+            Files.writeString(docs.resolve("book-" + i + ".txt"),
+                    ("On day " + i + " the ferryman painted the boat green and Ilse watched the storm. ").repeat(150));
+            keys.add("book-" + i + ".txt|summary|");
+        }
+        Path out = dir.resolve("out-kill");
+        Set<Path> oldApps = appDirs();
+        Process driver = start("driver-kill", "-Xmx1g", submit("--corpus", docs.toString(), "--output", out.toString(),
+                "--partitions", "8").toArray(String[]::new));
+        try {
+            // In flight: each executor of this application has opened the model, i.e. started its first document.
+            long deadline = System.nanoTime() + JOB_LIMIT.toNanos();
+            while (!(opened(1, oldApps) && opened(2, oldApps))) {
+                if (!driver.isAlive()) fail("the job ended before both executors started\n" + logs());
+                if (System.nanoTime() > deadline) fail("the executors did not start within " + JOB_LIMIT + "\n" + logs());
+                Thread.sleep(200);
+            }
+            Process worker1 = cluster.get(1);
+            List<ProcessHandle> executors = worker1.toHandle().descendants().toList();
+            assertFalse(executors.isEmpty(), "worker 1 runs an executor");
+            worker1.destroyForcibly();   // SIGKILL, with its executor: a machine gone, nothing shut down
+            executors.forEach(ProcessHandle::destroyForcibly);
+            assertTrue(worker1.waitFor(30, TimeUnit.SECONDS));
+
+            if (!driver.waitFor(JOB_LIMIT.toSeconds(), TimeUnit.SECONDS)) fail("the job did not finish after the kill\n" + logs());
+        } finally {
+            driver.toHandle().descendants().forEach(ProcessHandle::destroyForcibly);
+            driver.destroyForcibly();
+        }
+        String driverLog = Files.readString(dir.resolve("driver-kill.log"));
+        assertEquals(0, driver.exitValue(), tail(driverLog));
+        assertTrue(driverLog.contains("Lost executor") || driverLog.contains("ExecutorLost") || driverLog.contains("Lost task"),
+                "the driver saw the executor go:\n" + tail(driverLog));
+        try (SparkSession spark = SparkSession.builder().master("local[1]").appName("cluster-check")
+                .config("spark.ui.enabled", "false").getOrCreate()) {
+            List<ResultRow> rows = JobOutput.parquet(spark, out);
+            assertEquals(keys.stream().sorted().toList(), rows.stream().map(JobOutput::key).toList(), "one row per key");
+            assertTrue(rows.stream().allMatch(ResultRow::ok), rows.toString());
+            assertEquals(rows, JobOutput.arrow(out));
+        }
+    }
+
+    private static Set<Path> appDirs() throws IOException {
+        Set<Path> apps = new java.util.HashSet<>();
+        for (int i = 1; i <= 2; i++) {
+            Path work = dir.resolve("work" + i);
+            if (!Files.isDirectory(work)) continue;
+            try (Stream<Path> s = Files.list(work)) {
+                s.forEach(apps::add);
+            }
+        }
+        return apps;
+    }
+
+    /** Whether worker i's executor of an application started after {@code oldApps} has opened the model. */
+    private static boolean opened(int worker, Set<Path> oldApps) throws IOException {
+        Path work = dir.resolve("work" + worker);
+        if (!Files.isDirectory(work)) return false;
+        try (Stream<Path> apps = Files.list(work)) {
+            for (Path app : apps.filter(a -> !oldApps.contains(a)).toList()) {
+                if (readAll(app, "stderr").contains("cascade-lm: opened")) return true;
+            }
+        }
+        return false;
     }
 
     /** SPARK_HOME as the workers expect it: jars/ holding the test class path (directories jarred up). */
@@ -220,7 +311,7 @@ class SparkClusterTest {
 
     private static String logs() {
         StringBuilder b = new StringBuilder();
-        for (String name : List.of("master", "worker1", "worker2", "driver")) {
+        for (String name : List.of("master", "worker1", "worker2", "driver", "driver-kill")) {
             try {
                 b.append("--- ").append(name).append(" ---\n").append(tail(Files.readString(dir.resolve(name + ".log"))));
             } catch (IOException e) {

@@ -48,19 +48,30 @@ public record CacheSettings(Policy policy, int size, int cascades, int sinks, in
         DEFAULTS = java.util.Collections.unmodifiableMap(d);
     }
 
+    /**
+     * The most cached rows (sinks + cache-size): a row of one KV head is {@code headDim} floats in one Java
+     * array, so with head dimensions up to 256 this keeps every array index below 2^31.
+     */
+    public static final int MAX_ROWS = 1 << 22;
+    /** The longest prefill chunk: activation buffers grow with it (stride × model width floats, several). */
+    public static final int MAX_STRIDE = 1 << 16;
+
     // The allowed range of each numeric setting, for the error of a value outside it or not a number at all.
     private static final Map<String, String> RANGES = Map.of(
-            "cache-size", "must be at least 1",
+            "cache-size", "must be from 1 to " + MAX_ROWS,
             "cascades", "must be from 1 to 30 (the paper finds more than 8 too sparse)",
-            "sinks", "must be 0 or more",
-            "stride", "must be at least 1",
+            "sinks", "must be from 0 to " + MAX_ROWS,
+            "stride", "must be from 1 to " + MAX_STRIDE,
             "ema-beta", "must be in (0, 1)");
 
     public CacheSettings {
-        if (size < 1) throw invalid("cache-size", size, RANGES.get("cache-size"));
+        if (size < 1 || size > MAX_ROWS) throw invalid("cache-size", size, RANGES.get("cache-size"));
         if (cascades < 1 || cascades > 30) throw invalid("cascades", cascades, RANGES.get("cascades"));
-        if (sinks < 0) throw invalid("sinks", sinks, RANGES.get("sinks"));
-        if (stride < 1) throw invalid("stride", stride, RANGES.get("stride"));
+        if (sinks < 0 || sinks > MAX_ROWS) throw invalid("sinks", sinks, RANGES.get("sinks"));
+        if (stride < 1 || stride > MAX_STRIDE) throw invalid("stride", stride, RANGES.get("stride"));
+        if ((long) size + sinks > MAX_ROWS) {
+            throw invalid("cache-size", size, "plus sinks (" + sinks + ") must be at most " + MAX_ROWS);
+        }
         if (!(emaBeta > 0 && emaBeta < 1)) throw invalid("ema-beta", emaBeta, RANGES.get("ema-beta"));
         if (policy == Policy.CASCADE && size % cascades != 0) {
             throw invalid("cache-size", size, "must be divisible by cascades (" + cascades + ")");

@@ -124,7 +124,7 @@ class MainTest {
         assertEquals(2, run("generate", "--model", model.toString(), "--prompt", "x", "--cache", "sink", "--sinks", "64", "--cache-size", "64"));
         assertTrue(err.toString().contains("--sinks 64 must be smaller than cache-size (64)"), err.toString());
         assertEquals(2, run("generate", "--model", model.toString(), "--prompt", "x", "--stride", "0"));
-        assertTrue(err.toString().contains("--stride 0 must be at least 1"), err.toString());
+        assertTrue(err.toString().contains("--stride 0 must be from 1 to 65536"), err.toString());
         assertEquals(2, run("generate", "--model", model.toString(), "--prompt", "x", "--cache", "lru"));
         assertTrue(err.toString().contains("--cache: 'lru' must be one of full, window, sink, cascade"), err.toString());
     }
@@ -142,13 +142,15 @@ class MainTest {
             "--top-p|1.5|--top-p must be in (0, 1]",
             "--top-p|NaN|--top-p must be in (0, 1]",
             "--threads|-1|--threads must be ≥ 0",
-            "--cache-size|0|--cache-size 0 must be at least 1",
-            "--cache-size|lots|--cache-size: 'lots' is not an integer below 2^31; it must be at least 1",
-            "--cache-size|99999999999|--cache-size: '99999999999' is not an integer below 2^31; it must be at least 1",
+            "--cache-size|0|--cache-size 0 must be from 1 to 4194304",
+            "--cache-size|8388608|--cache-size 8388608 must be from 1 to 4194304",
+            "--cache-size|lots|--cache-size: 'lots' is not an integer below 2^31; it must be from 1 to 4194304",
+            "--cache-size|99999999999|--cache-size: '99999999999' is not an integer below 2^31; it must be from 1 to 4194304",
             "--cascades|0|--cascades 0 must be from 1 to 30",
             "--cascades|31|--cascades 31 must be from 1 to 30",
-            "--sinks|-1|--sinks -1 must be 0 or more",
-            "--stride|x|--stride: 'x' is not an integer below 2^31; it must be at least 1",
+            "--sinks|-1|--sinks -1 must be from 0 to 4194304",
+            "--stride|x|--stride: 'x' is not an integer below 2^31; it must be from 1 to 65536",
+            "--stride|100000|--stride 100000 must be from 1 to 65536",
             "--ema-beta|1|--ema-beta 1.0 must be in (0, 1)",
             "--ema-beta|x|--ema-beta: 'x' is not a number; it must be in (0, 1)",
             "--eager-fill|maybe|--eager-fill: 'maybe' must be true or false",

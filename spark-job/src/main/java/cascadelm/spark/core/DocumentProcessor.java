@@ -18,7 +18,9 @@ import java.util.List;
  * out. The document is read once through the cache (strided prefill), the cache is snapshotted, and every
  * task continues from its own copy of the snapshot (its prompt, then greedy decoding). Whatever goes wrong
  * with one document or one task becomes an error row with the reason; nothing is dropped and nothing
- * thrown, so one bad book never fails a job.
+ * thrown, so one bad book never fails a job. That holds for any failure of the backend too (a GPU out of
+ * memory, a failed kernel launch, the Java heap exhausted by one document's buffers): the document's rows
+ * say so, and the next document runs as usual.
  */
 public final class DocumentProcessor {
     private final OpenModel open;
@@ -63,6 +65,11 @@ public final class DocumentProcessor {
         long prefillNanos;
         try {
             document = Prompts.plain(tokenizer, settings.documentPrefix(doc.title()) + doc.text());
+            if (document.length > settings.maxDocumentTokens()) {
+                // The cache keeps memory flat whatever the length; this bounds the time one document takes.
+                return new Outcome(errors(doc.docId(), tasks, "the document has " + document.length
+                        + " tokens, more than max-document-tokens (" + settings.maxDocumentTokens() + "); raise that setting to read it"), 0);
+            }
             int longest = document.length;
             for (TaskSpec t : tasks) {
                 int[] p = promptTokens(tokenizer, t);   // null: this task cannot run, the others still do
@@ -76,7 +83,7 @@ public final class DocumentProcessor {
             long t0 = System.nanoTime();
             Generator.prefill(session, document);
             prefillNanos = System.nanoTime() - t0;
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | OutOfMemoryError | StackOverflowError e) {
             return new Outcome(errors(doc.docId(), tasks, "reading the document failed: " + message(e)), 0);
         }
 
@@ -90,6 +97,10 @@ public final class DocumentProcessor {
                 session.setCache(i == tasks.size() - 1 ? snapshot : snapshot.copy());
                 int[] prompt = prompts.get(i);
                 if (prompt == null) promptFor(task);    // throws the reason
+                if (TaskSpec.QA.equals(task.task()) && prompt.length > settings.maxQuestionTokens()) {
+                    throw new IllegalArgumentException("the answer prompt has " + prompt.length
+                            + " tokens, more than max-question-tokens (" + settings.maxQuestionTokens() + ")");
+                }
                 Generator.Result r = Generator.generate(session, prompt, Sampler.greedy(), maxTokens(task),
                         tokenizer.stopTokens(), token -> { });
                 rows.add(new ResultRow(doc.docId(), task.task(), task.questionId(), tokenizer.decode(r.tokens()).strip(),
@@ -97,7 +108,7 @@ public final class DocumentProcessor {
                         (prefillNanos + r.prefillNanos()) / 1e6, r.decodeNanos() / 1e6,
                         open.backend().name(), open.name(), cacheDescription, ResultRow.OK, null));
                 tokensRead += prompt.length;
-            } catch (RuntimeException e) {
+            } catch (RuntimeException | OutOfMemoryError | StackOverflowError e) {
                 rows.add(error(task.key(doc.docId()), "task failed: " + message(e)));
             }
         }
@@ -113,6 +124,7 @@ public final class DocumentProcessor {
     }
 
     private String promptFor(TaskSpec t) {
+        if (t.problem() != null) throw new IllegalArgumentException(t.problem());
         return switch (t.task()) {
             case TaskSpec.SUMMARY -> settings.summaryPrompt();
             case TaskSpec.QA -> {

@@ -22,18 +22,45 @@ public final class JobSettings implements Serializable {
     @Serial
     private static final long serialVersionUID = 1L;
 
-    /** One job setting: its name (as in conf files, after {@code spark.cascade.} and in --conf), default and doc. */
-    public record Definition(String name, String defaultValue, String doc) {
+    /**
+     * One job setting: its name (as in conf files, after {@code spark.cascade.} and in --conf), default and doc;
+     * for a whole number, the range it must lie in ({@code min > max} for the text settings).
+     */
+    public record Definition(String name, String defaultValue, String doc, long min, long max) {
+        Definition(String name, String defaultValue, String doc) {
+            this(name, defaultValue, doc, 1, 0);
+        }
+
+        boolean isInteger() {
+            return min <= max;
+        }
+
+        /** The range as the error for a bad value states it. */
+        String range() {
+            return "a whole number from " + min + " to " + max;
+        }
     }
+
+    /**
+     * The most tokens a task may generate. Generation allocates its output up front and every token is a
+     * forward pass; past this a value is a typo, not a wish.
+     */
+    static final long MAX_GENERATED_TOKENS = 65_536;
 
     /** The job's own settings, in --help order; the cache settings follow them. */
     public static final List<Definition> JOB_DEFINITIONS = List.of(
             new Definition("model", "sample-data/models/tiny-random-llama3.Q8_0.gguf",
                     "GGUF model file; a path every node sees, or a file name shipped with spark-submit --files"),
             new Definition("backend", "auto", "auto (the GPU when Spark assigned one and the CUDA backend exists, else cpu) | cpu | cuda"),
-            new Definition("threads", "0", "CPU backend threads per executor; 0 = all cores the JVM sees"),
-            new Definition("summary-max-tokens", "256", "most tokens generated for a summary"),
-            new Definition("answer-max-tokens", "64", "most tokens generated for an answer"),
+            new Definition("threads", "0", "CPU backend threads per executor; 0 = all cores the JVM sees", 0, 4096),
+            new Definition("summary-max-tokens", "256", "most tokens generated for a summary", 0, MAX_GENERATED_TOKENS),
+            new Definition("answer-max-tokens", "64", "most tokens generated for an answer", 0, MAX_GENERATED_TOKENS),
+            new Definition("max-document-tokens", "4194304",
+                    "a longer document (BOS, document-prefix and text) gets error rows instead of being read: it bounds the time one document may take",
+                    1, Integer.MAX_VALUE),
+            new Definition("max-question-tokens", "4096",
+                    "a question whose answer prompt is longer gets an error row (the prompt is read after the document, within the cache)",
+                    1, 1 << 20),
             new Definition("document-prefix", "", "text put before every document, read with it; {title} is replaced by the title column"),
             new Definition("summary-prompt", "\\nSummary:", "appended after the document for the summary task"),
             new Definition("answer-prompt", "\\nQuestion: {question}\\nAnswer:",
@@ -72,7 +99,7 @@ public final class JobSettings implements Serializable {
         List<String> lines = new ArrayList<>();
         JOB_DEFINITIONS.forEach(d -> {
             lines.add("  " + d.name() + " = " + (d.defaultValue().isEmpty() ? "(empty)" : d.defaultValue()));
-            lines.add("        " + d.doc());
+            lines.add("        " + d.doc() + (d.isInteger() ? " (" + d.min() + " to " + d.max() + ")" : ""));
         });
         CacheSettings.DEFAULTS.forEach((k, v) -> {
             lines.add("  " + k + " = " + v);
@@ -106,14 +133,17 @@ public final class JobSettings implements Serializable {
 
     private void check() {
         cache();
-        positiveOrZero("threads");
-        positiveOrZero("summary-max-tokens");
-        positiveOrZero("answer-max-tokens");
+        for (Definition d : JOB_DEFINITIONS) {
+            if (d.isInteger()) inRange(d);
+        }
         String backend = backend();
         if (!List.of("auto", "cpu", "cuda").contains(backend)) {
             throw new IllegalArgumentException("setting backend: '" + get("backend") + "' must be one of auto, cpu, cuda");
         }
-        if (get("model").isBlank()) throw new IllegalArgumentException("setting model: no model file given");
+        if (get("model").isBlank()) throw new IllegalArgumentException("setting model: no model file given; it must be a GGUF file path");
+        if (get("model").chars().anyMatch(Character::isISOControl)) {
+            throw new IllegalArgumentException("setting model: the path contains a control character (NUL, line break...); it must be a GGUF file path");
+        }
         if (summaryPrompt().isEmpty()) throw new IllegalArgumentException("setting summary-prompt: must not be empty");
         if (!answerTemplate().contains("{question}")) {
             throw new IllegalArgumentException("setting answer-prompt: must contain {question}");
@@ -162,6 +192,14 @@ public final class JobSettings implements Serializable {
         return integer("answer-max-tokens");
     }
 
+    public int maxDocumentTokens() {
+        return integer("max-document-tokens");
+    }
+
+    public int maxQuestionTokens() {
+        return integer("max-question-tokens");
+    }
+
     /** The text put before a document; {title} becomes the document's title (empty when it has none). */
     public String documentPrefix(String title) {
         return unescape(get("document-prefix")).replace("{title}", title == null ? "" : title);
@@ -188,8 +226,16 @@ public final class JobSettings implements Serializable {
         }
     }
 
-    private void positiveOrZero(String key) {
-        if (integer(key) < 0) throw new IllegalArgumentException("setting " + key + ": must be 0 or more, got " + get(key));
+    private void inRange(Definition d) {
+        long v;
+        try {
+            v = Long.parseLong(get(d.name()).trim());
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("setting " + d.name() + ": '" + get(d.name()) + "' is not a whole number; it must be " + d.range());
+        }
+        if (v < d.min() || v > d.max()) {
+            throw new IllegalArgumentException("setting " + d.name() + ": " + v + " is out of range; it must be " + d.range());
+        }
     }
 
     /**

@@ -3,32 +3,37 @@ package cascadelm.spark.io;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
-import org.apache.spark.api.java.function.MapFunction;
+import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.Dataset;
-import org.apache.spark.sql.Encoders;
 import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
+import org.apache.spark.util.SerializableConfiguration;
 
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.Serializable;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 
 import static org.apache.spark.sql.functions.col;
 import static org.apache.spark.sql.functions.lit;
+import static org.apache.spark.sql.functions.when;
 
 /**
  * Reads the corpus and the questions into DataFrames with fixed columns, whatever the input format:
- * documents as (doc_id, title, text, problem), questions as (doc_id, question_id, question).
+ * documents as (doc_id, title, text, problem), questions as (doc_id, question_id, question). Rows are
+ * passed on as they are, null keys and duplicates included: {@code InputKeys} deals with those.
  */
 public final class CorpusReader {
     public static final StructType DOCUMENTS = new StructType()
@@ -55,12 +60,17 @@ public final class CorpusReader {
                 Dataset<Row> t = table(spark, path, format);
                 require(t, path, "doc_id", "text");
                 Column title = Arrays.asList(t.columns()).contains("title") ? col("title").cast("string") : lit(null).cast("string");
-                yield t.select(col("doc_id").cast("string").as("doc_id"), title.as("title"),
-                                col("text").cast("string").as("text"), lit(null).cast("string").as("problem"))
-                        .where(col("doc_id").isNotNull());
+                yield t.select(key(t, "doc_id").as("doc_id"), title.as("title"),
+                                col("text").cast("string").as("text"), lit(null).cast("string").as("problem"));
             }
             case CSV -> throw new InputException("--corpus " + path + ": CSV is for questions; give a folder of .txt/.md files, Parquet or JSON Lines");
         };
+    }
+
+    /** Whether the corpus is a table (whose rows may lack a doc_id), not text files (whose paths are their ids). */
+    public static boolean isTable(SparkSession spark, String path) {
+        Format f = detect(spark, path, true);
+        return f == Format.PARQUET || f == Format.JSON;
     }
 
     /** A Parquet, JSON Lines or CSV (with a header line) table with doc_id, question_id and question. */
@@ -71,39 +81,83 @@ public final class CorpusReader {
         }
         Dataset<Row> t = table(spark, path, format);
         require(t, path, "doc_id", "question_id", "question");
-        return t.select(col("doc_id").cast("string").as("doc_id"), col("question_id").cast("string").as("question_id"),
-                        col("question").cast("string").as("question"))
-                .where(col("doc_id").isNotNull().and(col("question_id").isNotNull()));
+        return t.select(key(t, "doc_id").as("doc_id"), key(t, "question_id").as("question_id"),
+                        col("question").cast("string").as("question"));
     }
+
+    /**
+     * A key column as a string; null for a line Spark's JSON reader could not parse (broken JSON or UTF-8).
+     * Asking for the corrupt-record column also keeps the answer the same whichever columns a query reads:
+     * without it, a query of the key alone parses past the broken text and finds an id that the full read
+     * does not, and the row would vanish from the job without being counted.
+     */
+    private static Column key(Dataset<Row> t, String name) {
+        Column c = col(name).cast("string");
+        return Arrays.asList(t.columns()).contains(CORRUPT_RECORD) ? when(col(CORRUPT_RECORD).isNotNull(), lit(null).cast("string")).otherwise(c) : c;
+    }
+
+    private static final String CORRUPT_RECORD = "_corrupt_record";
 
     private static Dataset<Row> table(SparkSession spark, String path, Format format) {
         return switch (format) {
             case PARQUET -> spark.read().parquet(path);
-            case JSON -> spark.read().json(path);
+            case JSON -> spark.read().option("columnNameOfCorruptRecord", CORRUPT_RECORD).json(path);
             case CSV -> spark.read().option("header", "true").option("multiLine", "true").option("escape", "\"").csv(path);
             default -> throw new IllegalStateException(format.toString());
         };
     }
 
+    /** A file larger than this is not read (a Spark row holds at most 2 GB, a Java string 2^31 characters). */
+    static final long MAX_FILE_BYTES = 512L << 20;
+
     private static Dataset<Row> textFiles(SparkSession spark, String path, Format format) {
         FileSystem fs = fileSystem(spark, path);
         Path root = fs.makeQualified(new Path(path));
-        String base = (format == Format.TEXT_FILE ? root.getParent() : root).toUri().getPath();
-        // binaryFile, not the text source: the bytes are decoded strictly here, so a file that is not UTF-8
-        // becomes an error row instead of text with replacement characters.
-        Dataset<Row> files = spark.read().format("binaryFile")
-                .option("recursiveFileLookup", "true")
-                .option("pathGlobFilter", "*.{txt,md}")
-                .load(root.toString());
-        return files.select("path", "content").map((MapFunction<Row, Row>) r -> decode(base, r.getString(0), r.getAs(1)),
-                Encoders.row(DOCUMENTS));
+        List<TextFile> files = format == Format.TEXT_FILE ? List.of(new TextFile(root.getName(), root.toString(), null))
+                : TextFolder.list(fs, root);
+        JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+        int slices = Math.max(1, Math.min(files.size(), sc.defaultParallelism() * 4));
+        SerializableConfiguration conf = new SerializableConfiguration(spark.sparkContext().hadoopConfiguration());
+        // The driver lists, the executors read: a file that cannot be read becomes its document's error rows.
+        return spark.createDataFrame(sc.parallelize(files, slices).map(f -> read(f, conf)), DOCUMENTS);
     }
 
-    static Row decode(String base, String uri, byte[] content) {
-        // Compared as paths: the listing may spell the scheme differently (file:/x, file:///x).
-        String path = new Path(uri).toUri().getPath();
-        String prefix = base.endsWith("/") ? base : base + "/";
-        String docId = path.startsWith(prefix) ? path.substring(prefix.length()) : new Path(uri).getName();
+    /** One text file of the corpus: its doc_id, where it is, and why it cannot be read when the listing knows. */
+    record TextFile(String docId, String uri, String problem) implements Serializable {
+    }
+
+    static Row read(TextFile f, SerializableConfiguration conf) {
+        if (f.problem() != null) return RowFactory.create(f.docId(), null, null, f.problem());
+        try {
+            Path p = new Path(f.uri());
+            FileSystem fs = p.getFileSystem(conf.value());
+            if ("file".equals(p.toUri().getScheme()) && !Files.isRegularFile(java.nio.file.Path.of(p.toUri()))) {
+                // A pipe or a device would block the read forever or never end; only plain files are read.
+                return RowFactory.create(f.docId(), null, null,
+                        Files.exists(java.nio.file.Path.of(p.toUri())) ? "not a regular file (a pipe, socket or device?): not read"
+                                : "the file does not exist (a broken link?)");
+            }
+            long length = fs.getFileStatus(p).getLen();
+            if (length > MAX_FILE_BYTES) {
+                return RowFactory.create(f.docId(), null, null, "the file has " + length + " bytes, more than "
+                        + (MAX_FILE_BYTES >> 20) + " MiB: split it into several documents");
+            }
+            byte[] content;
+            try (InputStream in = fs.open(p)) {
+                content = in.readNBytes((int) MAX_FILE_BYTES + 1);
+            }
+            if (content.length > MAX_FILE_BYTES) {
+                return RowFactory.create(f.docId(), null, null, "the file has more than " + (MAX_FILE_BYTES >> 20)
+                        + " MiB: split it into several documents");
+            }
+            return decode(f.docId(), content);
+        } catch (IOException | RuntimeException e) {
+            return RowFactory.create(f.docId(), null, null, "cannot read the file: " + e.getClass().getSimpleName()
+                    + (e.getMessage() == null ? "" : ": " + e.getMessage().lines().findFirst().orElse("")));
+        }
+    }
+
+    static Row decode(String docId, byte[] content) {
         try {
             String text = StandardCharsets.UTF_8.newDecoder()
                     .onMalformedInput(CodingErrorAction.REPORT)
