@@ -13,7 +13,7 @@ attended (4·H·D per pair for attention, 2·H·D for the score pass)."""
 import argparse, json, math, os, sys, time
 import torch
 import torch.nn.functional as F
-from attn_ops import Attention
+from attn_ops import Attention, FLASH, COLSUM
 
 torch.backends.cuda.matmul.allow_tf32 = False
 torch.backends.cudnn.allow_tf32 = False
@@ -111,10 +111,18 @@ def timing(att, nQ, nKeys, H=32, G=8, D=128, reps=20):
     pairs = nQ * nC + nQ * (nQ + 1) / 2          # attended query-key pairs per head
     fl_att, fl_sc = 4 * H * D * pairs, 2 * H * D * pairs
     rows = []
-    ms = median_ms(lambda: att.flash(q, k, v, o, lse), reps)
-    rows.append(dict(what="ours flash", nQ=nQ, nKeys=nKeys, ms=ms[0], min=ms[1], max=ms[2], tflops=fl_att / ms[0] / 1e9))
-    ms = median_ms(lambda: att.colsum(q, k, lse, sc, beta=0.9999999), reps)
-    rows.append(dict(what="ours score sums", nQ=nQ, nKeys=nKeys, ms=ms[0], min=ms[1], max=ms[2], tflops=fl_sc / ms[0] / 1e9))
+
+    def row(what, ms, flops):
+        rows.append(dict(what=what, nQ=nQ, nKeys=nKeys, ms=ms[0], min=ms[1], max=ms[2], tflops=flops / ms[0] / 1e9))
+
+    keep = att.flash_version, att.colsum_version
+    for fv in FLASH:
+        att.flash_version = fv
+        row(f"ours {fv}", median_ms(lambda: att.flash(q, k, v, o, lse), reps), fl_att)
+    for cv in COLSUM:
+        att.colsum_version = cv
+        row(f"ours {cv} (score sums)", median_ms(lambda: att.colsum(q, k, lse, sc, beta=0.9999999), reps), fl_sc)
+    att.flash_version, att.colsum_version = keep
     q4, k4, v4 = q.unsqueeze(0), k.unsqueeze(0), v.unsqueeze(0)
     if nQ == nKeys:
         fn = lambda: F.scaled_dot_product_attention(q4, k4, v4, is_causal=True, enable_gqa=True)
@@ -122,25 +130,24 @@ def timing(att, nQ, nKeys, H=32, G=8, D=128, reps=20):
     else:
         fn, how = sdpa_equal_work(q4, k4, v4, nQ, nKeys)
     if fn is not None:
-        ms = median_ms(fn, reps)
-        rows.append(dict(what=f"sdpa {how}", nQ=nQ, nKeys=nKeys, ms=ms[0], min=ms[1], max=ms[2], tflops=fl_att / ms[0] / 1e9))
+        row(f"sdpa {how} (default backend)", median_ms(fn, reps), fl_att)
         try:
             from torch.nn.attention import sdpa_kernel, SDPBackend
-            def forced():
-                with sdpa_kernel(SDPBackend.FLASH_ATTENTION):
-                    fn()
-            ms = median_ms(forced, reps)
-            rows.append(dict(what=f"sdpa {how} flash-only", nQ=nQ, nKeys=nKeys, ms=ms[0], min=ms[1], max=ms[2], tflops=fl_att / ms[0] / 1e9))
+            for name, be in [("flash", SDPBackend.FLASH_ATTENTION), ("cudnn", SDPBackend.CUDNN_ATTENTION)]:
+                def forced():
+                    with sdpa_kernel(be):
+                        fn()
+                try:
+                    row(f"sdpa {how} {name}-only", median_ms(forced, reps), fl_att)
+                except Exception as e:
+                    print(f"{name}-only SDPA failed: {str(e)[:200]}", file=sys.stderr)
         except Exception as e:
-            print(f"flash-only SDPA failed: {e}", file=sys.stderr)
+            print(f"sdpa_kernel unavailable: {e}", file=sys.stderr)
     if nQ != nKeys:   # the anchor's chunk: non-causal over cache + chunk (slightly more work)
         fn = lambda: F.scaled_dot_product_attention(q4, k4, v4, enable_gqa=True)
-        ms = median_ms(fn, reps)
-        rows.append(dict(what="sdpa non-causal (anchor chunk)", nQ=nQ, nKeys=nKeys, ms=ms[0], min=ms[1], max=ms[2],
-                         tflops=4 * H * D * nQ * nKeys / ms[0] / 1e9))
-    # Our kernel twice more, to show the spread between identical runs.
-    ms = median_ms(lambda: att.flash(q, k, v, o, lse), reps)
-    rows.append(dict(what="ours flash (again)", nQ=nQ, nKeys=nKeys, ms=ms[0], min=ms[1], max=ms[2], tflops=fl_att / ms[0] / 1e9))
+        row("sdpa non-causal (anchor chunk)", median_ms(fn, reps), 4 * H * D * nQ * nKeys)
+    # Our default kernel once more, to show the spread between identical runs.
+    row(f"ours {att.flash_version} (again)", median_ms(lambda: att.flash(q, k, v, o, lse), reps), fl_att)
     del q, k, v, o
     torch.cuda.empty_cache()
     return rows
@@ -167,12 +174,16 @@ def main():
         dict(nQ=4096, nKeys=4096 + 65536 + 77, H=6, G=2, D=128, out_f32=True, sharp=3.0),
     ]
     results, allok = [], True
-    for n, c in enumerate(cases):
-        t = time.time()
-        r = check_case(att, seed=n, **c)
-        r["s"] = round(time.time() - t, 1)
-        results.append(r); allok &= r["ok"]
-        print(json.dumps(r), flush=True)
+    for fv, cv in [("flash_attn", "attn_colsum"), ("flash_attn2", "attn_colsum2"), ("flash_attn3", "attn_colsum2")]:
+        att.flash_version, att.colsum_version = fv, cv
+        for n, c in enumerate(cases):
+            t = time.time()
+            r = check_case(att, seed=n, **c)
+            r["s"] = round(time.time() - t, 1)
+            r["kernels"] = f"{fv}+{cv}"
+            results.append(r); allok &= r["ok"]
+            print(json.dumps(r), flush=True)
+    att.flash_version, att.colsum_version = "flash_attn2", "attn_colsum2"
     if not a.skip_timing:
         for nQ, nKeys in [(4096, 4096 + 65536), (32768, 32768)]:
             for r in timing(att, nQ, nKeys):
@@ -181,13 +192,16 @@ def main():
         json.dump(results, f, indent=1)
     print(f"\n{'check':52} {'out rel':>8} {'lse abs':>8} {'score rel':>9}  ok")
     for r in results:
-        if r.get("case") == "check":
+        if r.get("case") == "check" and r["kernels"].startswith("flash_attn2"):
             name = f"nQ={r['nQ']} nKeys={r['nKeys']} H/G={r['H']}/{r['G']} D={r['D']} {r['out']} {r['reduce']} b={r['beta']}"
             print(f"{name:52} {r['out_rel']:8.1e} {r['lse_abs']:8.1e} {r['score_rel']:9.1e}  {r['ok']}")
-    print(f"\n{'timing':34} {'nQ':>6} {'nKeys':>6} {'ms':>8} {'TFLOP/s':>8}")
+    bad = [r for r in results if r.get("case") == "check" and not r["ok"]]
+    print(f"checks: {sum(1 for r in results if r.get('case') == 'check')} cases x kernel versions, {len(bad)} failed"
+          + "".join(f"\n  FAILED {r['kernels']} nQ={r['nQ']} nKeys={r['nKeys']} D={r['D']}" for r in bad))
+    print(f"\n{'timing':44} {'nQ':>6} {'nKeys':>6} {'ms':>8} {'TFLOP/s':>8}")
     for r in results:
         if "what" in r:
-            print(f"{r['what']:34} {r['nQ']:6d} {r['nKeys']:6d} {r['ms']:8.3f} {r['tflops']:8.1f}")
+            print(f"{r['what']:44} {r['nQ']:6d} {r['nKeys']:6d} {r['ms']:8.3f} {r['tflops']:8.1f}")
     print("ALL CHECKS PASS" if allok else "SOME CHECKS FAILED")
     return 0 if allok else 1
 

@@ -4,12 +4,15 @@ import math
 import torch
 from cudalib import Module
 
-FA_BM, CS_BK = 128, 128
+# Kernel versions (see bench/results/gpu-kernel-notes.md): rows per block and threads per block.
+FLASH = {"flash_attn": (128, 256), "flash_attn2": (128, 128), "flash_attn3": (256, 256)}
+COLSUM = {"attn_colsum": 128, "attn_colsum2": 256}   # keys per block (256 threads)
 
 
 class Attention:
-    def __init__(self, cubin):
+    def __init__(self, cubin, flash="flash_attn2", colsum="attn_colsum2"):
         self.mod = Module(cubin)
+        self.flash_version, self.colsum_version = flash, colsum
 
     def flash(self, q, k, v, o, lse, scale=None):
         H, nQ, D = q.shape
@@ -18,8 +21,9 @@ class Attention:
             raise ValueError(f"need 1 <= nQ ({nQ}) <= nKeys ({nKeys})")
         scale = 1.0 / math.sqrt(D) if scale is None else scale
         kind = "f32" if o.dtype == torch.float32 else "bf16"
-        smem = (128 + 4 * 64) * D * 2
-        self.mod.launch(f"flash_attn_hd{D}_{kind}", ((nQ + FA_BM - 1) // FA_BM, H), (256,), smem,
+        bm, threads = FLASH[self.flash_version]
+        smem = (bm + 4 * 64) * D * 2
+        self.mod.launch(f"{self.flash_version}_hd{D}_{kind}", ((nQ + bm - 1) // bm, H), (threads,), smem,
                         q, k, v, o, lse, ("i", nQ), ("i", nKeys), ("i", H), ("i", G),
                         ("l", q.stride(1)), ("l", q.stride(0)), ("l", k.stride(1)), ("l", k.stride(0)),
                         ("l", v.stride(1)), ("l", v.stride(0)), ("l", o.stride(1)), ("l", o.stride(0)),
@@ -31,8 +35,9 @@ class Attention:
         G, nKeys, _ = k.shape
         scale = 1.0 / math.sqrt(D) if scale is None else scale
         log2b, omb = (0.0, 1.0) if beta is None else (math.log2(beta), 1.0 - beta)
-        smem = 2 * 64 * D * 2 + 2 * 64 * 4
-        self.mod.launch(f"attn_colsum_hd{D}", ((nKeys + CS_BK - 1) // CS_BK, G), (256,), smem,
+        bk = COLSUM[self.colsum_version]
+        smem = 2 * 64 * D * 2 + 2 * 2 * 64 * 4
+        self.mod.launch(f"{self.colsum_version}_hd{D}", ((nKeys + bk - 1) // bk, G), (256,), smem,
                         q, k, lse, out, ("i", nQ), ("i", nKeys), ("i", H), ("i", G),
                         ("l", q.stride(1)), ("l", q.stride(0)), ("l", k.stride(1)), ("l", k.stride(0)),
                         ("f", scale * math.log2(math.e)), ("f", log2b), ("f", omb), ("i", 1 if mean else 0))

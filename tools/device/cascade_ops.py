@@ -22,6 +22,8 @@ class CascadeLayer:
                  eager=True, mean=False, theta=500000.0, neox=False, original_positions=False):
         if size % cascades:
             raise ValueError(f"cache size {size} must be divisible by cascades {cascades}")
+        if cascades > 32:
+            raise ValueError(f"{cascades} cascades: the device update handles at most 32")
         self.mod, self.att = Module(cubin), attention
         self.H, self.G, self.D, self.S, self.C, self.W = H, G, D, sinks, cascades, size // cascades
         self.Z = sinks + size
@@ -95,7 +97,8 @@ class CascadeLayer:
         self.mod.launch("cascade_prepare", ((self.Z + 255) // 256, G), (256,), 0, self.score, self.src, self.ring, r,
                         ("i", self.S), ("i", self.C), ("i", self.W), ("i", G), ("i", rows), ("i", n),
                         ("f", decay), ("i", sc))
-        self.mod.launch("cascade_update", (G,), (256,), self.update_smem, self.pos, self.score, self.src, self.ring, r,
+        maxc = next(m for m in (4, 8, 32) if self.C <= m)
+        self.mod.launch(f"cascade_update_c{maxc}", (G,), (256,), self.update_smem, self.pos, self.score, self.src, self.ring, r,
                         ("i", self.S), ("i", self.C), ("i", self.W), ("i", G), ("i", rows), ("i", n),
                         ("i", self.seen), ("i", sc), ("i", 1 if self.eager else 0))
         for level in list(range(self.C - 1, -1, -1)) + ([-1] if self.S > 0 and self.seen < self.S else []):

@@ -30,7 +30,8 @@
 // 1. cascade_prepare(score, src, ring, rScores, S, C, W, G, rows, n, decay, scored)
 //    grid (ceil(Z/256), LH), block 256. Resets src; if scored, every cached non-sink entry's score
 //    becomes decay * score + its sum (decay = β^n).
-// 2. cascade_update(pos, score, src, ring, rScores, S, C, W, G, rows, n, t0, scored, eager)
+// 2. cascade_update_c{4,8,32}(pos, score, src, ring, rScores, S, C, W, G, rows, n, t0, scored, eager)
+//    (the suffix: the most cascades it handles; C <= 32)
 //    grid (LH), block 256, dynamic shared memory UPDATE_SMEM(C) = (C * (UPD_SUB + 1) * 3 + UPD_SUB) * 4 bytes.
 //    Adds the n tokens one by one (§2), token j with score rScores[rows + j] (0 if not scored: then
 //    every tie goes to the newer token, the "stride" selection); eager = 1 turns on eager fill. One
@@ -145,11 +146,14 @@ extern "C" __global__ void cascade_prepare(float *score, int *src, const int *ri
     score[lh * Z + slot] = __fadd_rn(__fmul_rn(decay, score[lh * Z + slot]), rScores[(long)g * (rows + n) + rank]);
 }
 
-extern "C" __global__ void __launch_bounds__(256) cascade_update(int *pos, float *score, int *src, int *ring,
-                                                                 const float *rScores, int S, int C, int W, int G,
-                                                                 int rows, int n, int t0, int scored, int eager) {
+// MAXC: the most cascades an instantiation handles; its loops over cascades unroll fully, so the ring
+// state stays in registers (a run-time index would put it in local memory).
+template <int MAXC>
+__device__ __forceinline__ void cascade_update_body(int *pos, float *score, int *src, int *ring, const float *rScores,
+                                                    int S, int C, int W, int G, int rows, int n, int t0, int scored,
+                                                    int eager) {
     extern __shared__ __align__(16) unsigned char smem[];
-    __shared__ int sStart[16], sStored[16], sW0[16], sHeld;
+    __shared__ int sStart[MAXC], sStored[MAXC], sW0[MAXC], sHeld;
     const int lh = blockIdx.x, g = lh % G;
     const long Z = S + (long)C * W;
     int *rg = ring + lh * (2 * C + 1);
@@ -189,12 +193,17 @@ extern "C" __global__ void __launch_bounds__(256) cascade_update(int *pos, float
         for (int j = j0 + threadIdx.x; j < jn; j += blockDim.x) wInit[j - j0] = scored ? r[rows + j] : 0.f;
         __syncthreads();
         if (threadIdx.x == 0) {
-            int start[16], stored[16], w0s[16];
-            for (int c = 0; c < C; c++) {
-                start[c] = sStart[c];
-                stored[c] = sStored[c];
-                w0s[c] = sW0[c];
+            int start[MAXC], stored[MAXC], w0s[MAXC];
+#pragma unroll
+            for (int c = 0; c < MAXC; c++) {
+                if (c < C) {
+                    start[c] = sStart[c];
+                    stored[c] = sStored[c];
+                    w0s[c] = sW0[c];
+                }
             }
+            // Window index of ring index i of cascade c (both in [0, W): one conditional add, no modulo).
+#define WIN(c, i) ((i) - w0s[c] < 0 ? (i) - w0s[c] + W : (i) - w0s[c])
             for (int j = j0; j < jn; j++) {
                 const int t = t0 + j;
                 const float init = wInit[j - j0];
@@ -209,44 +218,50 @@ extern "C" __global__ void __launch_bounds__(256) cascade_update(int *pos, float
                 const bool eagerNow = eager && (long)t < (long)S + (long)C * W;
                 int cPos = t, cSrc = -1 - j;
                 float cScore = init;
-                for (int c = 0; c < C; c++) {
+                bool live = true;   // a carry leaving the last cascade is forgotten
+#pragma unroll
+                for (int c = 0; c < MAXC; c++) {
+                    if (!live || c >= C) continue;   // (no break: keeps the loop unrolled, the state in registers)
                     const bool onBeat = eagerNow || (nn & ((1 << c) - 1)) == 0;
                     int *wp = wPos + c * L, *ws = wSrc + c * L;
                     float *wsc = wScore + c * L;
                     if (onBeat) {
                         if (stored[c] < W) {
-                            int x = (stored[c] - w0s[c] + W) % W;
+                            int x = WIN(c, stored[c]);
                             wp[x] = cPos; ws[x] = cSrc; wsc[x] = cScore;
                             stored[c]++;
-                            break;
+                            live = false;
                         }
                         // Full: the carry takes the oldest slot; the oldest entry travels on.
-                        int x = (start[c] - w0s[c] + W) % W;
+                        int x = WIN(c, start[c]);
                         int oPos = wp[x], oSrc = ws[x];
                         float oScore = wsc[x];
                         if (oSrc == UNCHANGED) oSrc = S + c * W + start[c];   // its row as of the stride's start
                         wp[x] = cPos; ws[x] = cSrc; wsc[x] = cScore;
                         cPos = oPos; cSrc = oSrc; cScore = oScore;
-                        start[c] = (start[c] + 1) % W;
-                        // (a carry leaving the last cascade is forgotten)
+                        start[c] = start[c] + 1 == W ? 0 : start[c] + 1;
                     } else {
                         if (stored[c] == 0) {
-                            int x = (0 - w0s[c] + W) % W;
+                            int x = WIN(c, 0);
                             wp[x] = cPos; ws[x] = cSrc; wsc[x] = cScore;
                             stored[c] = 1;
-                            break;
+                            live = false;
                         }
-                        int newest = stored[c] < W ? stored[c] - 1 : (start[c] - 1 + W) % W;
-                        int x = (newest - w0s[c] + W) % W;
+                        int newest = stored[c] < W ? stored[c] - 1 : (start[c] == 0 ? W - 1 : start[c] - 1);
+                        int x = WIN(c, newest);
                         // Ties go to the newer token (§2): equal scores give a strided subsample.
                         if (cScore >= wsc[x]) { wp[x] = cPos; ws[x] = cSrc; wsc[x] = cScore; }
-                        break;
+                        live = false;
                     }
                 }
             }
-            for (int c = 0; c < C; c++) {
-                sStart[c] = start[c];
-                sStored[c] = stored[c];
+#undef WIN
+#pragma unroll
+            for (int c = 0; c < MAXC; c++) {
+                if (c < C) {
+                    sStart[c] = start[c];
+                    sStored[c] = stored[c];
+                }
             }
         }
         __syncthreads();
@@ -266,6 +281,17 @@ extern "C" __global__ void __launch_bounds__(256) cascade_update(int *pos, float
     }
     if (threadIdx.x == 0) rg[2 * C] = sHeld;
 }
+
+#define UPDATE_ENTRY(NAME, MAXC)                                                                           \
+    extern "C" __global__ void __launch_bounds__(256) NAME(int *pos, float *score, int *src, int *ring,       \
+                                                           const float *rScores, int S, int C, int W, int G,  \
+                                                           int rows, int n, int t0, int scored, int eager) {  \
+        cascade_update_body<MAXC>(pos, score, src, ring, rScores, S, C, W, G, rows, n, t0, scored, eager);    \
+    }
+// cascade_update_c{4,8,32}: up to 4, 8 or 32 cascades (the host picks the smallest that fits).
+UPDATE_ENTRY(cascade_update_c4, 4)
+UPDATE_ENTRY(cascade_update_c8, 8)
+UPDATE_ENTRY(cascade_update_c32, 32)
 
 // Moves the K/V rows the update decided on for one level (cascade c, or the sinks with c = -1): a slot
 // whose src is an old slot copies that row, one whose src is -1-j copies chunk token j. The host

@@ -38,7 +38,8 @@ class CascadeGoldenExportTest {
             new Config("C4-W8-S4-score", 4, 32, 4, true, "score", 0.9, 300, 7, 1),
             new Config("C4-W8-S4-stride", 4, 32, 4, true, "stride", 0.9, 300, 7, 2),
             new Config("C3-W4-S2-score-no-eager", 2, 12, 3, false, "score", 0.9999999, 200, 5, 3),
-            new Config("C2-W16-S0-score-long-stride", 0, 32, 2, true, "score", 0.99, 260, 40, 4));
+            new Config("C2-W16-S0-score-long-stride", 0, 32, 2, true, "score", 0.99, 260, 40, 4),
+            new Config("C5-W4-S3-score", 3, 20, 5, true, "score", 0.95, 150, 6, 5));
 
     static Map<String, Object> run(Config cf) {
         CacheSettings s = CacheSettings.from(Map.of("cache", "cascade", "sinks", "" + cf.sinks(),
