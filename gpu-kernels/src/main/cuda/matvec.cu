@@ -1,5 +1,6 @@
 // Matrix–vector products for decoding and small chunks, decoding the weights inside the kernel:
-// out[t, r] = beta·out[t, r] + Σ_c w[r, c]·x[t, c] for t < n. One warp per weight row; each lane decodes
+// out[t·ldOut + r] = beta·out[t·ldOut + r] + Σ_c w[r, c]·x[t, c] for t < n (ldOut ≥ rows: a column slice of
+// wider rows, so products of several matrices can fill one fused output). One warp per weight row; each lane decodes
 // eight values at a time and applies them to up to four token rows, so a weight is read once per 4 tokens.
 #include "dequant.cuh"
 
@@ -7,7 +8,7 @@
 
 template <int TYPE>
 __device__ void matvec_rows(const uint8_t* w, long rowBytes, int rows, int cols, const float* x, int n, float* out,
-                            float beta) {
+                            int ldOut, float beta) {
     int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     int r = blockIdx.x * (blockDim.x >> 5) + warp;
     if (r >= rows) return;
@@ -33,7 +34,7 @@ __device__ void matvec_rows(const uint8_t* w, long rowBytes, int rows, int cols,
         for (int tt = 0; tt < TOKENS; tt++) {
             float s = warp_sum(acc[tt]);
             if (lane == 0 && tt < tn) {
-                float* o = out + (long)(t0 + tt) * rows + r;
+                float* o = out + (long)(t0 + tt) * ldOut + r;
                 *o = beta == 0.f ? s : beta * *o + s;
             }
         }
@@ -42,7 +43,7 @@ __device__ void matvec_rows(const uint8_t* w, long rowBytes, int rows, int cols,
 
 #define MATVEC(NAME, T) \
 extern "C" __global__ void NAME(const uint8_t* w, long rowBytes, int rows, int cols, const float* x, int n, float* out, \
-                                float beta) { matvec_rows<T>(w, rowBytes, rows, cols, x, n, out, beta); }
+                                int ldOut, float beta) { matvec_rows<T>(w, rowBytes, rows, cols, x, n, out, ldOut, beta); }
 
 MATVEC(matvec_f32, T_F32)
 MATVEC(matvec_f16, T_F16)

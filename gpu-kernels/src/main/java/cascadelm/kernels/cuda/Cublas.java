@@ -133,12 +133,17 @@ public final class Cublas {
      * {@code inType}), out is n × rows float32. In cuBLAS's column-major terms: out = wᵀ·x with w as cols × rows.
      */
     public void linear(long w, long x, long out, int rows, int cols, int n, int inType, float betaValue) {
+        linear(w, x, out, rows, rows, cols, n, inType, betaValue);
+    }
+
+    /** As above, with out's rows {@code ldOut ≥ rows} floats apart (out is a column slice of wider rows). */
+    public void linear(long w, long x, long out, int rows, int ldOut, int cols, int n, int inType, float betaValue) {
         alpha.set(JAVA_FLOAT, 0, 1f);
         beta.set(JAVA_FLOAT, 0, betaValue);
         int compute = inType == R_32F ? COMPUTE_32F_PEDANTIC : COMPUTE_32F;
         try {
             check("cublasGemmEx(" + rows + "x" + cols + " by " + n + ")", (int) gemmEx.invokeExact(handle, OP_T, OP_N,
-                    rows, n, cols, alpha, w, inType, cols, x, inType, cols, beta, out, R_32F, rows, compute, GEMM_DEFAULT));
+                    rows, n, cols, alpha, w, inType, cols, x, inType, cols, beta, out, R_32F, ldOut, compute, GEMM_DEFAULT));
         } catch (RuntimeException e) {
             throw e;
         } catch (Throwable t) {

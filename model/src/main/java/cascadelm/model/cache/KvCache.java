@@ -69,6 +69,11 @@ public interface KvCache {
     /** Bytes of key, value and bookkeeping memory this cache holds now. */
     long bytes();
 
+    /** Frees the rows' memory now when the garbage collector does not manage it (device memory); the cache is unusable after. */
+    default void release() {
+        storage().release();
+    }
+
     /** An independent copy of the current state (a document read once, answered many times). */
     KvCache copy();
 

@@ -37,6 +37,10 @@ public interface RowStorage {
     /** Bytes of key and value memory held. */
     long bytes();
 
+    /** Frees memory that the garbage collector does not manage (device memory) now; the storage is unusable after. */
+    default void release() {
+    }
+
     /** Makes the storage for a cache of the given shape. */
     interface Factory {
         RowStorage create(int layers, int kvHeads, int headDim, int capacity);

@@ -8,7 +8,7 @@ import cascadelm.model.cache.KvCache;
  * {@link #forward} in chunks of at most {@link #maxChunk}; a chunk's queries attend to what the cache holds plus
  * the chunk itself, then the chunk enters the cache.
  */
-public interface ModelSession {
+public interface ModelSession extends AutoCloseable {
 
     /**
      * Runs {@code n ≤ maxChunk} tokens through the model. Returns the logits of the last token (a buffer
@@ -23,4 +23,9 @@ public interface ModelSession {
     void setCache(KvCache cache);
 
     int maxChunk();
+
+    /** Frees memory the garbage collector does not manage (device buffers); the session is unusable after. */
+    @Override
+    default void close() {
+    }
 }
