@@ -22,6 +22,7 @@ public final class CudaBackend implements Backend {
     private final Map<Object, AutoCloseable> residents = new IdentityHashMap<>();
     private final Map<Matrix, DeviceMatrix> matrices = new HashMap<>();
     private Rope ropeOnDevice;
+    private boolean poison;
     private DeviceBuffer ropeFreqs;
 
     private CudaBackend(CudaDevice device) {
@@ -47,6 +48,15 @@ public final class CudaBackend implements Backend {
         return kernels;
     }
 
+    /** With {@code on}, the host-array methods fill their device outputs with NaN before each kernel (tests). */
+    public void poisonOutputs(boolean on) {
+        this.poison = on;
+    }
+
+    private void poison(DeviceBuffer b, long floats) {
+        if (poison) device.fill32(b.address(), 0x7FC00000, floats);
+    }
+
     /**
      * The device-side state made for {@code owner} (e.g. a model's uploaded weights), made on first request and
      * closed with the backend.
@@ -65,6 +75,7 @@ public final class CudaBackend implements Backend {
         DeviceMatrix m = matrix(w);
         try (DeviceBuffer dx = device.allocFloats((long) n * w.cols()); DeviceBuffer dout = device.allocFloats((long) n * w.rows())) {
             device.upload(x, 0, n * w.cols(), dx.address());
+            poison(dout, (long) n * w.rows());
             kernels.linear(m, dx.address(), n, dout.address(), 0f);
             device.download(dout.address(), out, 0, n * w.rows());
         }
@@ -72,9 +83,11 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void rmsNorm(float[] x, float[] weight, float[] out, int n, int dim, float eps) {
-        try (DeviceBuffer dx = device.uploadNew(java.util.Arrays.copyOf(x, n * dim)); DeviceBuffer dw = device.uploadNew(weight)) {
-            kernels.rmsNorm(dx.address(), dw.address(), dx.address(), n, dim, eps);
-            device.download(dx.address(), out, 0, n * dim);
+        try (DeviceBuffer dx = device.uploadNew(java.util.Arrays.copyOf(x, n * dim)); DeviceBuffer dw = device.uploadNew(weight);
+             DeviceBuffer dout = device.allocFloats((long) n * dim)) {
+            poison(dout, (long) n * dim);
+            kernels.rmsNorm(dx.address(), dw.address(), dout.address(), n, dim, eps);
+            device.download(dout.address(), out, 0, n * dim);
         }
     }
 
@@ -145,6 +158,7 @@ public final class CudaBackend implements Backend {
                 device.upload(values[g], 0, (int) stride, dv.address() + 4L * g * stride);
             }
             if (scores != null) device.fill32(ds.address(), 0, (long) nHeads * nKeys);
+            poison(dout, qLength);
             kernels.attention(dq.address(), nQ, nHeads, nKvHeads, headDim, dk.address(), dv.address(), stride, nKeys,
                     scale, dout.address(), scores == null ? 0 : ds.address(), wq.address(), wd.address());
             device.download(dout.address(), out, 0, qLength);
@@ -161,6 +175,7 @@ public final class CudaBackend implements Backend {
     public void dequantizeRow(Matrix w, int row, float[] out, int outOffset) {
         DeviceMatrix m = matrix(w);
         try (DeviceBuffer tokens = device.uploadNew(new int[]{row}); DeviceBuffer dout = device.allocFloats(w.cols())) {
+            poison(dout, w.cols());
             kernels.embed(m, tokens.address(), 1, dout.address());
             device.download(dout.address(), out, outOffset, w.cols());
         }

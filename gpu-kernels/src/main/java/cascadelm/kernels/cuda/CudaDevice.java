@@ -191,6 +191,11 @@ public final class CudaDevice implements AutoCloseable {
      */
     public void upload(MemorySegment src, long bytes, long dst) {
         makeCurrent();
+        if (!src.isNative()) {   // a heap segment cannot be handed to native code: stage it
+            MemorySegment s = staging(bytes);
+            MemorySegment.copy(src, 0, s, 0, bytes);
+            src = s;
+        }
         driver.memcpyHtoDAsync(dst, src, bytes, stream);
     }
 
