@@ -174,7 +174,7 @@ def main():
         dict(nQ=4096, nKeys=4096 + 65536 + 77, H=6, G=2, D=128, out_f32=True, sharp=3.0),
     ]
     results, allok = [], True
-    for fv, cv in [("flash_attn", "attn_colsum"), ("flash_attn2", "attn_colsum2"), ("flash_attn3", "attn_colsum2")]:
+    for fv, cv in [(f, c) for f in FLASH for c in COLSUM]:
         att.flash_version, att.colsum_version = fv, cv
         for n, c in enumerate(cases):
             t = time.time()

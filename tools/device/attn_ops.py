@@ -5,8 +5,8 @@ import torch
 from cudalib import Module
 
 # Kernel versions (see bench/results/gpu-kernel-notes.md): rows per block and threads per block.
-FLASH = {"flash_attn": (128, 256), "flash_attn2": (128, 128), "flash_attn3": (256, 256)}
-COLSUM = {"attn_colsum": 128, "attn_colsum2": 256}   # keys per block (256 threads)
+FLASH = {"flash_attn2": (128, 128)}
+COLSUM = {"attn_colsum2": 256}   # keys per block (256 threads)
 
 
 class Attention:

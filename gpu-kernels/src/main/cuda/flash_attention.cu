@@ -11,7 +11,7 @@
 // (0-based) sees keys 0 .. nKeys-nQ+i (the cached rows unmasked, causal inside the chunk). GQA: query
 // head h reads KV head h / (H / G). Requires 1 <= nQ <= nKeys.
 //
-// flash_attn_hd{64,128}_{bf16,f32}(q, k, v, o, lse, nQ, nKeys, H, G,
+// flash_attn2_hd{64,128}_{bf16,f32}(q, k, v, o, lse, nQ, nKeys, H, G,
 //                                   qTok, qHead, kTok, kHead, vTok, vHead, oTok, oHead, scaleLog2)
 //   q   bf16  element (h, i, d) at q[h*qHead + i*qTok + d]            (i < nQ)
 //   k,v bf16  element (g, j, d) at k[g*kHead + j*kTok + d]            (j < nKeys)
@@ -20,19 +20,19 @@
 //       domain, i.e. max_j s2_ij + log2 Σ_j 2^(s2_ij - max), with s2 = (q·k) * scaleLog2.
 //       The probabilities are then A_ij = 2^(s2_ij - lse_ij).
 //   scaleLog2 = softmax scale * log2(e) (scale usually 1/sqrt(head dim)).
-//   grid (ceil(nQ / 128), H), block 256 (8 warps, 16 query rows each),
+//   grid (ceil(nQ / 128), H), block 128 (4 warps, 32 query rows each),
 //   dynamic shared memory FLASH_SMEM(hd) = (128 + 4*64) * hd * 2 bytes (above 48 KB: the caller raises
 //   the function's CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES first).
 //
-// attn_colsum_hd{64,128}(q, k, lse, out, nQ, nKeys, H, G, qTok, qHead, kTok, kHead,
+// attn_colsum2_hd{64,128}(q, k, lse, out, nQ, nKeys, H, G, qTok, qHead, kTok, kHead,
 //                        scaleLog2, log2Beta, oneMinusBeta, meanReduce)
 //   The score sums of §4 for every key j of every KV head g, from the same q, k and the lse above:
 //     cached key j (j < nC = nKeys - nQ): r_h = Σ_i (1-β) β^(nQ-1-i) A[h,i,j]
 //     chunk key j (j' = j - nC):          r_h = Σ_{i >= j'} (1-β) β^(i-j') A[h,i,j]
 //   reduced over the query heads h of group g: max (meanReduce = 0) or mean (meanReduce = 1), written
 //   to out[g*nKeys + j] (f32). With log2Beta = 0 and oneMinusBeta = 1 it is the plain column sum of A.
-//   grid (ceil(nKeys / 128), G), block 256 (8 warps, 16 keys each), dynamic shared memory
-//   COLSUM_SMEM(hd) = 2*64*hd*2 + 2*64*4 bytes.
+//   grid (ceil(nKeys / 256), G), block 256 (8 warps, 32 keys each), dynamic shared memory
+//   COLSUM_SMEM(hd) = 2*64*hd*2 + 2*2*64*4 bytes.
 //
 // Why a second pass for the sums: they need each row's final normaliser, which a single streaming pass
 // only knows at its end; the exact sums (preferred by the spec) cost one more Q·Kᵀ product, without the
@@ -43,7 +43,6 @@
 #include <cuda_bf16.h>
 #include <stdint.h>
 
-#define FA_BM 128
 #define FA_BN 64
 #define FA_THREADS 256
 
@@ -322,163 +321,16 @@ __device__ __forceinline__ void flash_attn(const __nv_bfloat16 *__restrict__ q, 
         flash_attn<HD, RB, WARPS, OUT>(q, k, v, o, lse, nQ, nKeys, H, G, qTok, qHead, kTok, kHead, vTok,     \
                                        vHead, oTok, oHead, scaleLog2);                                        \
     }
-// v1: 8 warps x 16 rows, Q in registers.
-FLASH_ENTRY(flash_attn_hd128_bf16, 128, 1, 8, 1, __nv_bfloat16)
-FLASH_ENTRY(flash_attn_hd128_f32, 128, 1, 8, 1, float)
-FLASH_ENTRY(flash_attn_hd64_bf16, 64, 1, 8, 1, __nv_bfloat16)
-FLASH_ENTRY(flash_attn_hd64_f32, 64, 1, 8, 1, float)
-// v2: 4 warps x 32 rows, Q from shared memory, two blocks per multiprocessor.
+// Version 2 (bench/results/gpu-kernel-notes.md): 4 warps x 32 rows, Q from shared memory, two blocks per
+// multiprocessor. (Version 1, 8 warps x 16 rows with Q in registers = RB 1, WARPS 8, measured 20% slower;
+// 8 warps x 32 rows, RB 2 WARPS 8, measured the same as version 2.)
 FLASH_ENTRY(flash_attn2_hd128_bf16, 128, 2, 4, 2, __nv_bfloat16)
 FLASH_ENTRY(flash_attn2_hd128_f32, 128, 2, 4, 2, float)
 FLASH_ENTRY(flash_attn2_hd64_bf16, 64, 2, 4, 2, __nv_bfloat16)
 FLASH_ENTRY(flash_attn2_hd64_f32, 64, 2, 4, 2, float)
-// v3: 8 warps x 32 rows (256 rows per block), one block per multiprocessor.
-FLASH_ENTRY(flash_attn3_hd128_bf16, 128, 2, 8, 1, __nv_bfloat16)
-FLASH_ENTRY(flash_attn3_hd128_f32, 128, 2, 8, 1, float)
-FLASH_ENTRY(flash_attn3_hd64_bf16, 64, 2, 8, 1, __nv_bfloat16)
-FLASH_ENTRY(flash_attn3_hd64_f32, 64, 2, 8, 1, float)
 
 // ---- the score-sum kernel -------------------------------------------------------------------------
-#define CS_BK 128   // keys per block (8 warps x 16)
 #define CS_BQ 64    // queries per streamed tile
-
-template <int HD>
-__device__ __forceinline__ void attn_colsum(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__restrict__ k,
-                                            const float *__restrict__ lse, float *__restrict__ out, int nQ, int nKeys,
-                                            int H, int G, long qTok, long qHead, long kTok, long kHead,
-                                            float scaleLog2, float log2Beta, float oneMinusBeta, int meanReduce) {
-    extern __shared__ __align__(128) unsigned char smem[];
-    constexpr int KT = HD / 16;
-    constexpr int NT = CS_BQ / 8;
-    const uint32_t sQ = smem_u32(smem);                                      // 2 stages of [64][HD]
-    float *sL = reinterpret_cast<float *>(smem + 2 * CS_BQ * HD * 2);        // 2 stages of [64] lse
-
-    const int g = blockIdx.y;
-    const int group = H / G;
-    const int k0 = blockIdx.x * CS_BK;
-    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    const int gr = lane >> 2, tq = lane & 3;
-    const int nC = nKeys - nQ;
-    const __nv_bfloat16 *kg = k + g * kHead;
-
-    // This warp's 16 keys as MMA A fragments, read straight from global memory (once per block).
-    uint32_t kf[KT][4];
-    {
-        const int keyA = k0 + warp * 16 + gr, keyB = keyA + 8;
-        const __nv_bfloat16 *ra = kg + (long)min(keyA, nKeys - 1) * kTok;
-        const __nv_bfloat16 *rb = kg + (long)min(keyB, nKeys - 1) * kTok;
-#pragma unroll
-        for (int kk = 0; kk < KT; kk++) {
-            int c = kk * 16 + tq * 2;
-            kf[kk][0] = *reinterpret_cast<const uint32_t *>(ra + c);
-            kf[kk][1] = *reinterpret_cast<const uint32_t *>(rb + c);
-            kf[kk][2] = *reinterpret_cast<const uint32_t *>(ra + c + 8);
-            kf[kk][3] = *reinterpret_cast<const uint32_t *>(rb + c + 8);
-        }
-    }
-    const int key[2] = {k0 + warp * 16 + gr, k0 + warp * 16 + gr + 8};
-    // Queries before this one see none of the block's keys (causal inside the chunk).
-    const int qStart = max(0, k0 - nC) / CS_BQ * CS_BQ;
-    const int nTiles = (nQ - qStart + CS_BQ - 1) / CS_BQ;
-    const int total = group * nTiles;   // (head, query tile) steps
-
-    float red[2] = {meanReduce ? 0.f : -INFINITY, meanReduce ? 0.f : -INFINITY};
-    float sum[2] = {0.f, 0.f};
-
-    auto issue = [&](int step) {
-        const int hh = g * group + step / nTiles;
-        const int i0 = qStart + (step % nTiles) * CS_BQ;
-        const int stage = step & 1;
-        load_tile<HD, CS_BQ>(sQ + stage * CS_BQ * HD * 2, q + hh * qHead, qTok, i0, nQ);
-        for (int idx = threadIdx.x; idx < CS_BQ; idx += FA_THREADS)
-            sL[stage * CS_BQ + idx] = i0 + idx < nQ ? lse[(long)hh * nQ + i0 + idx] : INFINITY;
-    };
-    issue(0);
-    cp_async_commit();
-
-    for (int step = 0; step < total; step++) {
-        const int stage = step & 1;
-        const int i0 = qStart + (step % nTiles) * CS_BQ;
-        cp_async_wait<0>();
-        __syncthreads();
-        if (step + 1 < total) issue(step + 1);
-        cp_async_commit();
-
-        float s[NT][4];
-#pragma unroll
-        for (int n = 0; n < NT; n++) s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.f;
-        const uint32_t qTile = sQ + stage * CS_BQ * HD * 2;
-#pragma unroll
-        for (int kk = 0; kk < KT; kk++) {
-#pragma unroll
-            for (int p = 0; p < NT / 2; p++) {
-                int r = p * 16 + (lane & 7) + ((lane >> 4) << 3);
-                int c = kk * 2 + ((lane >> 3) & 1);
-                uint32_t b0, b1, b2, b3;
-                ldmatrix_x4(qTile + tile_offset<HD>(r, c), b0, b1, b2, b3);
-                mma_bf16(s[2 * p], kf[kk], b0, b1);
-                mma_bf16(s[2 * p + 1], kf[kk], b2, b3);
-            }
-        }
-        // Rows are keys, columns queries: A = 2^(s2 - lse_i) times the §4 weight, summed along the row.
-        const float *lt = sL + stage * CS_BQ;
-#pragma unroll
-        for (int n = 0; n < NT; n++) {
-#pragma unroll
-            for (int e = 0; e < 2; e++) {
-                const int col = n * 8 + tq * 2 + e;
-                const int i = i0 + col;
-                const float l = lt[col];   // +inf past nQ: contributes 0
-#pragma unroll
-                for (int hr = 0; hr < 2; hr++) {
-                    const int j = key[hr];
-                    float w;   // log2 of the β weight
-                    bool seen;
-                    if (j < nC) {
-                        w = (float)(nQ - 1 - i) * log2Beta;
-                        seen = true;
-                    } else {
-                        w = (float)(i - (j - nC)) * log2Beta;
-                        seen = i >= j - nC;
-                    }
-                    float x = s[n][hr * 2 + e] * scaleLog2 - l + w;
-                    sum[hr] += seen ? fast_exp2(x) : 0.f;
-                }
-            }
-        }
-        if ((step + 1) % nTiles == 0) {   // one query head done: reduce it into the group's result
-#pragma unroll
-            for (int hr = 0; hr < 2; hr++) {
-                float x = sum[hr];
-                x += __shfl_xor_sync(0xffffffff, x, 1);
-                x += __shfl_xor_sync(0xffffffff, x, 2);
-                red[hr] = meanReduce ? red[hr] + x : fmaxf(red[hr], x);
-                sum[hr] = 0.f;
-            }
-        }
-    }
-    cp_async_wait<0>();
-    if (tq == 0) {
-#pragma unroll
-        for (int hr = 0; hr < 2; hr++) {
-            if (key[hr] < nKeys) {
-                float x = meanReduce ? red[hr] / group : red[hr];
-                out[(long)g * nKeys + key[hr]] = x * oneMinusBeta;
-            }
-        }
-    }
-}
-
-#define COLSUM_ENTRY(NAME, HD)                                                                              \
-    extern "C" __global__ void __launch_bounds__(FA_THREADS, 2)                                               \
-        NAME(const __nv_bfloat16 *q, const __nv_bfloat16 *k, const float *lse, float *out, int nQ, int nKeys, \
-             int H, int G, long qTok, long qHead, long kTok, long kHead, float scaleLog2, float log2Beta,     \
-             float oneMinusBeta, int meanReduce) {                                                            \
-        attn_colsum<HD>(q, k, lse, out, nQ, nKeys, H, G, qTok, qHead, kTok, kHead, scaleLog2, log2Beta,      \
-                        oneMinusBeta, meanReduce);                                                            \
-    }
-COLSUM_ENTRY(attn_colsum_hd128, 128)
-COLSUM_ENTRY(attn_colsum_hd64, 64)
 
 // ---- score sums v2 --------------------------------------------------------------------------------
 // Each warp owns KB blocks of 16 keys (K fragments in registers), so each Q fragment read from shared
@@ -640,6 +492,7 @@ __device__ __forceinline__ void attn_colsum2(const __nv_bfloat16 *__restrict__ q
         attn_colsum2<HD, KB>(q, k, lse, out, nQ, nKeys, H, G, qTok, qHead, kTok, kHead, scaleLog2, log2Beta, \
                              oneMinusBeta, meanReduce);                                                       \
     }
-// v2: 8 warps x 32 keys (256 keys per block).
+// Version 2: 8 warps x 32 keys (256 keys per block). (Version 1, 16 keys per warp with the weights computed per
+// element, measured 8-14% slower.)
 COLSUM2_ENTRY(attn_colsum2_hd128, 128, 2, 1)
 COLSUM2_ENTRY(attn_colsum2_hd64, 64, 2, 1)
