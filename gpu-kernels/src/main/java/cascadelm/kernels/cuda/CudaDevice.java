@@ -161,7 +161,7 @@ public final class CudaDevice implements AutoCloseable {
         makeCurrent();
         // Work queued on the stream may still read the buffer.
         driver.streamSynchronize(stream);
-        driver.memFree(b.address());
+        driver.memFree(b.raw());
     }
 
     private MemorySegment staging(long bytes) {
@@ -289,7 +289,7 @@ public final class CudaDevice implements AutoCloseable {
         try {
             driver.streamSynchronize(stream);
             synchronized (live) {
-                for (DeviceBuffer b : live.keySet()) driver.memFree(b.address());
+                for (DeviceBuffer b : live.keySet()) driver.memFree(b.raw());
                 live.clear();
             }
             cublas.close();

@@ -21,6 +21,11 @@ public final class DeviceBuffer implements AutoCloseable {
         return address;
     }
 
+    /** The address without the freed check, for the device's own bookkeeping. */
+    long raw() {
+        return address;
+    }
+
     public long bytes() {
         return bytes;
     }

@@ -31,6 +31,8 @@ public final class JobSettings implements Serializable {
             new Definition("model", "sample-data/models/tiny-random-llama3.Q8_0.gguf",
                     "GGUF model file; a path every node sees, or a file name shipped with spark-submit --files"),
             new Definition("backend", "auto", "auto (the GPU when Spark assigned one and the CUDA backend exists, else cpu) | cpu | cuda"),
+            new Definition("device", "0", "GPU ordinal for the CUDA backend when Spark assigned the task no GPU "
+                    + "(spark.task.resource.gpu.amount); an assigned GPU address wins"),
             new Definition("threads", "0", "CPU backend threads per executor; 0 = all cores the JVM sees"),
             new Definition("summary-max-tokens", "256", "most tokens generated for a summary"),
             new Definition("answer-max-tokens", "64", "most tokens generated for an answer"),
@@ -107,6 +109,7 @@ public final class JobSettings implements Serializable {
     private void check() {
         cache();
         positiveOrZero("threads");
+        positiveOrZero("device");
         positiveOrZero("summary-max-tokens");
         positiveOrZero("answer-max-tokens");
         String backend = backend();
@@ -148,6 +151,10 @@ public final class JobSettings implements Serializable {
 
     public String backend() {
         return get("backend").trim().toLowerCase(Locale.ROOT);
+    }
+
+    public int device() {
+        return integer("device");
     }
 
     public int threads() {
