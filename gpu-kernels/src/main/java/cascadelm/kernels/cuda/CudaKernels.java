@@ -159,7 +159,9 @@ public final class CudaKernels implements AutoCloseable {
 
     private void simpleAttention(long q, int nQ, int nHeads, int nKvHeads, int headDim, long keys, long values,
                                  long headStride, int nKeys, float scale, long out, long scores, long byQuery, long byDistance) {
-        device.launch("attention_rows", nQ, nHeads, 128, (headDim + 128) * Float.BYTES, device.args().ptr(q).i32(nQ)
+        // 32 warps (the kernel's ATT_WARPS): enough keys in flight to hide memory latency when one query's few
+        // heads are all the blocks there are (decoding); shared: q and a 128-key tile.
+        device.launch("attention_rows", nQ, nHeads, 1024, (headDim + 128) * Float.BYTES, device.args().ptr(q).i32(nQ)
                 .i32(nHeads).i32(nKvHeads).i32(headDim).ptr(keys).ptr(values).i64(headStride).i32(nKeys).f32(scale)
                 .ptr(out).ptr(scores).ptr(byQuery).ptr(byDistance));
     }
