@@ -79,3 +79,31 @@ extern "C" __global__ void attention_rows(const float* q, int nQ, int nHeads, in
     }
     if (tid < headDim) out[((long)i * nHeads + h) * headDim + tid] = acc;
 }
+
+// Rows of scaled scores S (from cuBLAS: row (h, i) of nKeys floats for query i0 + i of a query block) turned
+// into exact causal probabilities in place (keys past cached + i0 + i get 0), adding the cascade score sums.
+// One block per (row i, head h); scores laid out [h][i][j] with rowsPerHead rows per head.
+extern "C" __global__ void causal_softmax_rows(float* S, int rowsPerHead, int nKeys, int cached, int i0,
+                                               float* scores, int scoreKeys, const float* byQuery,
+                                               const float* byDistance) {
+    __shared__ float scratch[32];
+    int i = blockIdx.x, h = blockIdx.y;
+    float* row = S + ((long)h * rowsPerHead + i) * nKeys;
+    int query = i0 + i;
+    int visible = cached + query + 1;
+    float m = -INFINITY;
+    for (int j = threadIdx.x; j < visible; j += blockDim.x) m = fmaxf(m, row[j]);
+    m = block_max(m, scratch);
+    float s = 0.f;
+    for (int j = threadIdx.x; j < visible; j += blockDim.x) s += expf(row[j] - m);
+    s = block_sum(s, scratch);
+    float inv = 1.f / s;
+    for (int j = threadIdx.x; j < nKeys; j += blockDim.x) {
+        float pj = j < visible ? expf(row[j] - m) * inv : 0.f;
+        row[j] = pj;
+        if (scores != nullptr && j < visible) {
+            float w = j < cached ? byQuery[query] : byDistance[query - (j - cached)];
+            atomicAdd(scores + (long)h * scoreKeys + j, w * pj);
+        }
+    }
+}

@@ -10,14 +10,21 @@ public final class CudaKernels implements AutoCloseable {
     /** Up to this many token rows a product runs as fused matrix–vector kernels (weights read once per 4 rows, in their own encoding, float32 math); above, through cuBLAS GEMMs. */
     public static final int MATVEC_MAX_ROWS = 16;
     private static final int THREADS = 256;
+    /**
+     * From this many queries a chunk's attention runs as two cuBLAS float32 products per query head around an
+     * exact causal softmax, instead of the one-block-per-query kernel (which reads every key once per query).
+     */
+    public static final int GEMM_ATTENTION_MIN_QUERIES = 32;
+    /** Most float32 attention scores held at once (512 MiB): long chunks over long caches go in query blocks. */
+    private static final long SCORE_BUDGET_FLOATS = 1L << 27;
 
     private final CudaDevice device;
     private AttentionKernel attention;
-    private DeviceBuffer xHalf, wHalf;
+    private DeviceBuffer xHalf, wHalf, attentionScores;
 
     public CudaKernels(CudaDevice device) {
         this.device = device;
-        this.attention = this::simpleAttention;
+        this.attention = this::defaultAttention;
     }
 
     public CudaDevice device() {
@@ -157,6 +164,52 @@ public final class CudaKernels implements AutoCloseable {
         attention.run(q, nQ, nHeads, nKvHeads, headDim, keys, values, headStride, nKeys, scale, out, scores, byQuery, byDistance);
     }
 
+    /** The default kernel: products through cuBLAS for long chunks, one block per (query, head) otherwise. */
+    private void defaultAttention(long q, int nQ, int nHeads, int nKvHeads, int headDim, long keys, long values,
+                                  long headStride, int nKeys, float scale, long out, long scores, long byQuery,
+                                  long byDistance) {
+        if (nQ >= GEMM_ATTENTION_MIN_QUERIES) {
+            gemmAttention(q, nQ, nHeads, nKvHeads, headDim, keys, values, headStride, nKeys, scale, out, scores, byQuery, byDistance);
+        } else {
+            simpleAttention(q, nQ, nHeads, nKvHeads, headDim, keys, values, headStride, nKeys, scale, out, scores, byQuery, byDistance);
+        }
+    }
+
+    /**
+     * S_h = scale·Q_h·K_gᵀ, exact causal softmax of each row (with the score sums), O_h = P_h·V_g, per query block.
+     * cuBLAS is column-major: a row-major n × d matrix is its d × n transpose there, which is what the leading
+     * dimensions below describe. Query head h = g·group + r; one strided-batched product over g per r.
+     */
+    private void gemmAttention(long q, int nQ, int nHeads, int nKvHeads, int hd, long keys, long values,
+                               long headStride, int nKeys, float scale, long out, long scores, long byQuery,
+                               long byDistance) {
+        int group = nHeads / nKvHeads;
+        int cached = nKeys - nQ;
+        int block = (int) Math.max(1, Math.min(nQ, SCORE_BUDGET_FLOATS / ((long) nHeads * nKeys)));
+        attentionScores = grown(attentionScores, 4L * nHeads * block * nKeys);
+        long s = attentionScores.address();
+        Cublas blas = device.cublas();
+        for (int i0 = 0; i0 < nQ; i0 += block) {
+            int nb = Math.min(block, nQ - i0);
+            int keysB = cached + i0 + nb;              // the most keys any query of the block sees
+            long perHead = (long) nb * keysB;          // S_h is nb × keysB, row-major
+            for (int r = 0; r < group; r++) {
+                blas.gemmStridedBatched(true, false, keysB, nb, hd, scale,
+                        keys, Cublas.R_32F, hd, headStride,
+                        q + 4L * ((long) i0 * nHeads + r) * hd, Cublas.R_32F, nHeads * hd, (long) group * hd,
+                        0f, s + 4L * r * perHead, keysB, group * perHead, nKvHeads);
+            }
+            device.launch("causal_softmax_rows", nb, nHeads, THREADS, 0, device.args().ptr(s).i32(nb).i32(keysB)
+                    .i32(cached).i32(i0).ptr(scores).i32(nKeys).ptr(byQuery).ptr(byDistance));
+            for (int r = 0; r < group; r++) {
+                blas.gemmStridedBatched(false, false, hd, nb, keysB, 1f,
+                        values, Cublas.R_32F, hd, headStride,
+                        s + 4L * r * perHead, Cublas.R_32F, keysB, group * perHead,
+                        0f, out + 4L * ((long) i0 * nHeads + r) * hd, nHeads * hd, (long) group * hd, nKvHeads);
+            }
+        }
+    }
+
     private void simpleAttention(long q, int nQ, int nHeads, int nKvHeads, int headDim, long keys, long values,
                                  long headStride, int nKeys, float scale, long out, long scores, long byQuery, long byDistance) {
         // 32 warps (the kernel's ATT_WARPS): enough keys in flight to hide memory latency when one query's few
@@ -203,5 +256,6 @@ public final class CudaKernels implements AutoCloseable {
     public void close() {
         if (xHalf != null) xHalf.close();
         if (wHalf != null) wHalf.close();
+        if (attentionScores != null) attentionScores.close();
     }
 }
