@@ -7,12 +7,33 @@
 #define OP_ROW_FROM_CARRY 2
 #define OP_SWAP_CARRY 3
 
-// Rotates pairs of one head row in place (as rope in elementwise.cu), one thread per pair.
-__device__ __forceinline__ void rotate_pairs(float* x, int position, const float* freqs, int pairs, int neox) {
+// cos and sin of position · freq[i] for positions [from, to), pairs per position, formed in double precision
+// and rounded once, exactly as the rotation would form them: a table makes re-rotating cached keys cheap.
+extern "C" __global__ void rope_table(float* cosT, float* sinT, const float* freqs, int pairs, int from, int to) {
+    long k = (long)blockIdx.x * blockDim.x + threadIdx.x;
+    long p = from + k / pairs;
+    int i = (int)(k % pairs);
+    if (p >= to) return;
+    double angle = (double)p * (double)freqs[i];
+    cosT[p * pairs + i] = (float)cos(angle);
+    sinT[p * pairs + i] = (float)sin(angle);
+}
+
+// Rotates pairs of one head row in place (as rope in elementwise.cu), one thread per pair; angles of positions
+// below tablePositions come from the table.
+__device__ __forceinline__ void rotate_pairs(float* x, int position, const float* freqs, int pairs, int neox,
+                                             const float* cosT, const float* sinT, int tablePositions) {
     int stride = neox ? 1 : 2, partner = neox ? pairs : 1;
     for (int i = threadIdx.x; i < pairs; i += blockDim.x) {
-        double angle = (double)position * (double)freqs[i];
-        float c = (float)cos(angle), s = (float)sin(angle);
+        float c, s;
+        if (position < tablePositions) {
+            c = cosT[(long)position * pairs + i];
+            s = sinT[(long)position * pairs + i];
+        } else {
+            double angle = (double)position * (double)freqs[i];
+            c = (float)cos(angle);
+            s = (float)sin(angle);
+        }
         int a = i * stride;
         float x0 = x[a], x1 = x[a + partner];
         x[a] = x0 * c - x1 * s;
@@ -59,7 +80,8 @@ extern "C" __global__ void cache_row_ops(const int4* ops, const int* opStart, fl
 // position storePos (originalPositions) or i. One block per (row i, KV head g).
 extern "C" __global__ void cache_gather(const float* storeK, const float* storeV, const int* storePos,
                                         const int* order, int capacity, int headDim, int originalPositions,
-                                        const float* freqs, int pairs, int neox, float* K, float* V, long headStride) {
+                                        const float* freqs, int pairs, int neox, float* K, float* V, long headStride,
+                                        const float* cosT, const float* sinT, int tablePositions) {
     int i = blockIdx.x, g = blockIdx.y;
     int row = order[i];
     const float* sk = storeK + ((long)g * capacity + row) * headDim;
@@ -72,7 +94,7 @@ extern "C" __global__ void cache_gather(const float* storeK, const float* storeV
     }
     __syncthreads();
     int position = originalPositions ? storePos[(long)g * capacity + row] : i;
-    rotate_pairs(k, position, freqs, pairs, neox);
+    rotate_pairs(k, position, freqs, pairs, neox, cosT, sinT, tablePositions);
 }
 
 // Splits the fused q|k|v rows of a chunk (n × (qDim + 2·kvDim)), rotates q and k at positions first + t, and
@@ -80,7 +102,8 @@ extern "C" __global__ void cache_gather(const float* storeK, const float* storeV
 // each KV head), and the un-rotated k and v (n × kvDim) that the cache stores. One block per (token, head slot).
 extern "C" __global__ void split_qkv(const float* qkv, int heads, int kvHeads, int headDim, int first,
                                      const float* freqs, int pairs, int neox, float* q, float* K, float* V,
-                                     long headStride, int rows, float* kRaw, float* vRaw) {
+                                     long headStride, int rows, float* kRaw, float* vRaw, const float* cosT,
+                                     const float* sinT, int tablePositions) {
     int t = blockIdx.x, slot = blockIdx.y;     // slot < heads: query head; then KV heads
     int qDim = heads * headDim, kvDim = kvHeads * headDim;
     const float* src = qkv + (long)t * (qDim + 2 * kvDim);
@@ -88,7 +111,7 @@ extern "C" __global__ void split_qkv(const float* qkv, int heads, int kvHeads, i
         float* dst = q + (long)t * qDim + slot * headDim;
         for (int d = threadIdx.x; d < headDim; d += blockDim.x) dst[d] = src[slot * headDim + d];
         __syncthreads();
-        rotate_pairs(dst, first + t, freqs, pairs, neox);
+        rotate_pairs(dst, first + t, freqs, pairs, neox, cosT, sinT, tablePositions);
         return;
     }
     int g = slot - heads;
@@ -103,5 +126,5 @@ extern "C" __global__ void split_qkv(const float* qkv, int heads, int kvHeads, i
         vRaw[(long)t * kvDim + g * headDim + d] = vs[d];
     }
     __syncthreads();
-    rotate_pairs(k, first + t, freqs, pairs, neox);
+    rotate_pairs(k, first + t, freqs, pairs, neox, cosT, sinT, tablePositions);
 }

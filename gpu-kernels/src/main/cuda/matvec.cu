@@ -6,6 +6,12 @@
 
 #define TOKENS 4
 
+__device__ __forceinline__ float dot8(const float* w, const float* x) {
+    const float4* xp = reinterpret_cast<const float4*>(x);
+    float4 a = xp[0], b = xp[1];
+    return w[0] * a.x + w[1] * a.y + w[2] * a.z + w[3] * a.w + w[4] * b.x + w[5] * b.y + w[6] * b.z + w[7] * b.w;
+}
+
 template <int TYPE>
 __device__ void matvec_rows(const uint8_t* w, long rowBytes, int rows, int cols, const float* x, int n, float* out,
                             int ldOut, float beta) {
@@ -17,17 +23,27 @@ __device__ void matvec_rows(const uint8_t* w, long rowBytes, int rows, int cols,
     for (int t0 = 0; t0 < n; t0 += TOKENS) {
         int tn = min(TOKENS, n - t0);
         float acc[TOKENS] = {0.f, 0.f, 0.f, 0.f};
-        for (int u = lane; u < units; u += 32) {
+        int u = lane;
+        // Four units per lane decoded before any is used: four loads in flight per lane, which the one-at-a-time
+        // loop lacked (decode is bound by how many weight bytes are in flight, not by arithmetic).
+        for (; u + 96 < units; u += 128) {
+            float wv[4][8];
+            #pragma unroll
+            for (int k = 0; k < 4; k++) Quant<TYPE>::unit(row, u + 32 * k, wv[k]);
+            #pragma unroll
+            for (int k = 0; k < 4; k++) {
+                #pragma unroll
+                for (int tt = 0; tt < TOKENS; tt++) {
+                    if (tt < tn) acc[tt] += dot8(wv[k], x + (long)(t0 + tt) * cols + 8 * (u + 32 * k));
+                }
+            }
+        }
+        for (; u < units; u += 32) {
             float wv[8];
             Quant<TYPE>::unit(row, u, wv);
             #pragma unroll
             for (int tt = 0; tt < TOKENS; tt++) {
-                if (tt < tn) {
-                    const float4* xp = reinterpret_cast<const float4*>(x + (long)(t0 + tt) * cols + 8 * u);
-                    float4 a = xp[0], b = xp[1];
-                    acc[tt] += wv[0] * a.x + wv[1] * a.y + wv[2] * a.z + wv[3] * a.w
-                             + wv[4] * b.x + wv[5] * b.y + wv[6] * b.z + wv[7] * b.w;
-                }
+                if (tt < tn) acc[tt] += dot8(wv, x + (long)(t0 + tt) * cols + 8 * u);
             }
         }
         #pragma unroll

@@ -160,7 +160,7 @@ public final class Cublas {
         try {
             check("cublasGemmStridedBatchedEx", (int) gemmStridedBatchedEx.invokeExact(handle, transA ? OP_T : OP_N,
                     transB ? OP_T : OP_N, m, n, k, alpha, a, aType, lda, strideA, b, bType, ldb, strideB, beta, c, R_32F,
-                    ldc, strideC, batch, COMPUTE_32F, GEMM_DEFAULT));
+                    ldc, strideC, batch, aType == R_32F ? COMPUTE_32F_PEDANTIC : COMPUTE_32F, GEMM_DEFAULT));
         } catch (RuntimeException e) {
             throw e;
         } catch (Throwable t) {

@@ -127,10 +127,15 @@ public final class CudaDevice implements AutoCloseable {
         return cublas;
     }
 
+    /** The device whose context this thread made current last (a launch then skips the driver call). */
+    private static final ThreadLocal<CudaDevice> CURRENT = new ThreadLocal<>();
+
     /** Makes this device's context current on the calling thread. */
     public void makeCurrent() {
         if (closed) throw new IllegalStateException(name() + " is closed");
+        if (CURRENT.get() == this) return;
         driver.contextSetCurrent(context);
+        CURRENT.set(this);
     }
 
     /** {free, total} bytes of device memory. */
@@ -297,6 +302,7 @@ public final class CudaDevice implements AutoCloseable {
             driver.streamDestroy(stream);
         } finally {
             closed = true;
+            CURRENT.remove();
             driver.primaryContextRelease(device);
             arena.close();
         }

@@ -10,14 +10,22 @@ public final class CudaKernels implements AutoCloseable {
     /** Up to this many token rows a product runs as fused matrix–vector kernels (weights read once per 4 rows, in their own encoding, float32 math); above, through cuBLAS GEMMs. */
     public static final int MATVEC_MAX_ROWS = 16;
     private static final int THREADS = 256;
+    /**
+     * From this many queries (and for a single one: decoding) a chunk's attention runs as cuBLAS float32 products
+     * around an exact causal softmax, instead of the one-block-per-query kernel, which reads every key once per
+     * query and, with few queries, keeps only a few blocks busy.
+     */
+    public static final int GEMM_ATTENTION_MIN_QUERIES = 32;
+    /** Most float32 attention scores held at once (512 MiB): long chunks over long caches go in query blocks. */
+    private static final long SCORE_BUDGET_FLOATS = 1L << 27;
 
     private final CudaDevice device;
     private AttentionKernel attention;
-    private DeviceBuffer xHalf, wHalf;
+    private DeviceBuffer xHalf, wHalf, attentionScores;
 
     public CudaKernels(CudaDevice device) {
         this.device = device;
-        this.attention = this::simpleAttention;
+        this.attention = this::defaultAttention;
     }
 
     public CudaDevice device() {
@@ -157,9 +165,68 @@ public final class CudaKernels implements AutoCloseable {
         attention.run(q, nQ, nHeads, nKvHeads, headDim, keys, values, headStride, nKeys, scale, out, scores, byQuery, byDistance);
     }
 
+    /** The default kernel: products through cuBLAS for long chunks, one block per (query, head) otherwise. */
+    private void defaultAttention(long q, int nQ, int nHeads, int nKvHeads, int headDim, long keys, long values,
+                                  long headStride, int nKeys, float scale, long out, long scores, long byQuery,
+                                  long byDistance) {
+        if (nQ >= GEMM_ATTENTION_MIN_QUERIES || nQ == 1) {
+            gemmAttention(q, nQ, nHeads, nKvHeads, headDim, keys, values, headStride, nKeys, scale, out, scores, byQuery, byDistance);
+        } else {
+            simpleAttention(q, nQ, nHeads, nKvHeads, headDim, keys, values, headStride, nKeys, scale, out, scores, byQuery, byDistance);
+        }
+    }
+
+    /**
+     * S_h = scale·Q_h·K_gᵀ, exact causal softmax of each row (with the score sums), O_h = P_h·V_g, per query block.
+     * cuBLAS is column-major: a row-major n × d matrix is its d × n transpose there, which is what the leading
+     * dimensions below describe. Query head h = g·group + r; one strided-batched product over g per r.
+     */
+    private void gemmAttention(long q, int nQ, int nHeads, int nKvHeads, int hd, long keys, long values,
+                               long headStride, int nKeys, float scale, long out, long scores, long byQuery,
+                               long byDistance) {
+        int group = nHeads / nKvHeads;
+        int cached = nKeys - nQ;
+        int block = (int) Math.max(1, Math.min(nQ, SCORE_BUDGET_FLOATS / ((long) nHeads * nKeys)));
+        attentionScores = grown(attentionScores, 4L * nHeads * block * nKeys);
+        long s = attentionScores.address();
+        Cublas blas = device.cublas();
+        if (nQ == 1) {
+            // Decoding: a KV head's query heads are consecutive rows of q, so one batched product over the KV heads
+            // covers them all (S_g is group × nKeys) and the keys are read once, spread over the whole GPU.
+            blas.gemmStridedBatched(true, false, nKeys, group, hd, scale, keys, Cublas.R_32F, hd, headStride,
+                    q, Cublas.R_32F, hd, (long) group * hd, 0f, s, nKeys, (long) group * nKeys, nKvHeads);
+            device.launch("causal_softmax_rows", 1, nHeads, THREADS, 0, device.args().ptr(s).i32(1).i32(nKeys)
+                    .i32(cached).i32(0).ptr(scores).i32(nKeys).ptr(byQuery).ptr(byDistance));
+            blas.gemmStridedBatched(false, false, hd, group, nKeys, 1f, values, Cublas.R_32F, hd, headStride,
+                    s, Cublas.R_32F, nKeys, (long) group * nKeys, 0f, out, hd, (long) group * hd, nKvHeads);
+            return;
+        }
+        for (int i0 = 0; i0 < nQ; i0 += block) {
+            int nb = Math.min(block, nQ - i0);
+            int keysB = cached + i0 + nb;              // the most keys any query of the block sees
+            long perHead = (long) nb * keysB;          // S_h is nb × keysB, row-major
+            for (int r = 0; r < group; r++) {
+                blas.gemmStridedBatched(true, false, keysB, nb, hd, scale,
+                        keys, Cublas.R_32F, hd, headStride,
+                        q + 4L * ((long) i0 * nHeads + r) * hd, Cublas.R_32F, nHeads * hd, (long) group * hd,
+                        0f, s + 4L * r * perHead, keysB, group * perHead, nKvHeads);
+            }
+            device.launch("causal_softmax_rows", nb, nHeads, THREADS, 0, device.args().ptr(s).i32(nb).i32(keysB)
+                    .i32(cached).i32(i0).ptr(scores).i32(nKeys).ptr(byQuery).ptr(byDistance));
+            for (int r = 0; r < group; r++) {
+                blas.gemmStridedBatched(false, false, hd, nb, keysB, 1f,
+                        values, Cublas.R_32F, hd, headStride,
+                        s + 4L * r * perHead, Cublas.R_32F, keysB, group * perHead,
+                        0f, out + 4L * ((long) i0 * nHeads + r) * hd, nHeads * hd, (long) group * hd, nKvHeads);
+            }
+        }
+    }
+
     private void simpleAttention(long q, int nQ, int nHeads, int nKvHeads, int headDim, long keys, long values,
                                  long headStride, int nKeys, float scale, long out, long scores, long byQuery, long byDistance) {
-        device.launch("attention_rows", nQ, nHeads, 128, (headDim + 128) * Float.BYTES, device.args().ptr(q).i32(nQ)
+        // 32 warps (the kernel's ATT_WARPS): enough keys in flight to hide memory latency when one query's few
+        // heads are all the blocks there are (decoding); shared: q and a 128-key tile.
+        device.launch("attention_rows", nQ, nHeads, 1024, (headDim + 128) * Float.BYTES, device.args().ptr(q).i32(nQ)
                 .i32(nHeads).i32(nKvHeads).i32(headDim).ptr(keys).ptr(values).i64(headStride).i32(nKeys).f32(scale)
                 .ptr(out).ptr(scores).ptr(byQuery).ptr(byDistance));
     }
@@ -175,22 +242,34 @@ public final class CudaKernels implements AutoCloseable {
                 .i32(kvHeads).i32(headDim).i32(capacity));
     }
 
-    /** Rows order[0..rows) of one layer's store into the attention layout, keys rotated. */
+    /** Fills the rotary cos/sin table (pairs floats per position each) for positions [from, to). */
+    public void ropeTable(long cos, long sin, long freqs, int pairs, int from, int to) {
+        long n = (long) (to - from) * pairs;
+        device.launch("rope_table", blocks(n, THREADS), 1, THREADS, 0,
+                device.args().ptr(cos).ptr(sin).ptr(freqs).i32(pairs).i32(from).i32(to));
+    }
+
+    /**
+     * Rows order[0..rows) of one layer's store into the attention layout, keys rotated; angles of positions below
+     * tablePositions come from the cos/sin table.
+     */
     public void cacheGather(long storeK, long storeV, long storePos, long order, int rows, int kvHeads, int capacity,
                             int headDim, boolean originalPositions, long freqs, int pairs, boolean neox, long keys,
-                            long values, long headStride) {
+                            long values, long headStride, long cos, long sin, int tablePositions) {
         if (rows == 0) return;
         device.launch("cache_gather", rows, kvHeads, Math.min(128, roundUp32(headDim)), 0, device.args().ptr(storeK)
                 .ptr(storeV).ptr(storePos).ptr(order).i32(capacity).i32(headDim).i32(originalPositions ? 1 : 0)
-                .ptr(freqs).i32(pairs).i32(neox ? 1 : 0).ptr(keys).ptr(values).i64(headStride));
+                .ptr(freqs).i32(pairs).i32(neox ? 1 : 0).ptr(keys).ptr(values).i64(headStride).ptr(cos).ptr(sin)
+                .i32(tablePositions));
     }
 
     /** Splits fused q|k|v rows, rotating q and k at positions first + t; see cache.cu. */
     public void splitQkv(long qkv, int n, int heads, int kvHeads, int headDim, int first, long freqs, int pairs,
-                         boolean neox, long q, long keys, long values, long headStride, int rows, long kRaw, long vRaw) {
+                         boolean neox, long q, long keys, long values, long headStride, int rows, long kRaw, long vRaw,
+                         long cos, long sin, int tablePositions) {
         device.launch("split_qkv", n, heads + kvHeads, Math.min(128, roundUp32(headDim)), 0, device.args().ptr(qkv)
                 .i32(heads).i32(kvHeads).i32(headDim).i32(first).ptr(freqs).i32(pairs).i32(neox ? 1 : 0).ptr(q)
-                .ptr(keys).ptr(values).i64(headStride).i32(rows).ptr(kRaw).ptr(vRaw));
+                .ptr(keys).ptr(values).i64(headStride).i32(rows).ptr(kRaw).ptr(vRaw).ptr(cos).ptr(sin).i32(tablePositions));
     }
 
     private static int roundUp32(int n) {
@@ -201,5 +280,6 @@ public final class CudaKernels implements AutoCloseable {
     public void close() {
         if (xHalf != null) xHalf.close();
         if (wHalf != null) wHalf.close();
+        if (attentionScores != null) attentionScores.close();
     }
 }

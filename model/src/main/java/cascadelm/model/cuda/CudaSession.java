@@ -38,7 +38,10 @@ public final class CudaSession implements ModelSession {
     private KvCache cache;
 
     private final DeviceBuffer tokens, x, xb, qkv, q, att, gateUp, hb, chunkKeys, chunkValues, logits, byQuery, byDistance;
-    private DeviceBuffer keys, values, order, scores, allLogits;
+    private DeviceBuffer keys, values, order, scores, allLogits, ropeCos, ropeSin;
+    private int ropePositions;
+    /** Positions the rotary table covers at most (256 MiB at 64 pairs); beyond, kernels form the angles themselves. */
+    private static final int ROPE_TABLE_MAX_POSITIONS = 1 << 19;
     private int keyCapacity;
     private final float[] hostLogits;
     private final Owned owned = new Owned();
@@ -132,6 +135,7 @@ public final class CudaSession implements ModelSession {
         int rows = cache.rows();
         int first = cache.nextPosition();
         ensureKeyCapacity(rows + n);
+        ensureRopeTable(Math.max(first, rows) + n);
         if (rows > 0) device.upload(cache.attentionOrder(), 0, rows, order.address());
         for (int l = 0; l < c.layers(); l++) {
             attention(l, weights.layers.get(l), n, rows, first);
@@ -169,11 +173,11 @@ public final class CudaSession implements ModelSession {
         long layerChunk = 4L * layer * maxChunk * c.kvDim();
         k.splitQkv(qkv.address(), n, c.heads(), c.kvHeads(), hd, first, weights.ropeFreqs.address(), rope.rotaryDims() / 2, neox,
                 q.address(), keys.address(), values.address(), stride, rows, chunkKeys.address() + layerChunk,
-                chunkValues.address() + layerChunk);
+                chunkValues.address() + layerChunk, ropeCos.address(), ropeSin.address(), ropePositions);
         DeviceRowStorage s = storage();
         k.cacheGather(s.keys(layer), s.values(layer), s.positions(layer), order.address(), rows, c.kvHeads(),
                 s.capacity(), hd, cache.originalPositions(), weights.ropeFreqs.address(), rope.rotaryDims() / 2, neox,
-                keys.address(), values.address(), stride);
+                keys.address(), values.address(), stride, ropeCos.address(), ropeSin.address(), ropePositions);
         AttentionScores request = cache.scoreRequest(layer, n);
         int nKeys = rows + n;
         if (request != null) {
@@ -200,6 +204,27 @@ public final class CudaSession implements ModelSession {
         lw.gateUp().run(k, xb.address(), n, gateUp.address());
         k.swiGluFused(gateUp.address(), hb.address(), n, c.ffnDim());
         k.linear(lw.down(), hb.address(), n, x.address(), 1f);
+    }
+
+    /**
+     * The cached keys are rotated again on every chunk; their angles come from a cos/sin table (made in double
+     * precision like the kernels' own) covering the positions seen so far, grown by doubling.
+     */
+    private void ensureRopeTable(int positions) {
+        int need = Math.min(positions, ROPE_TABLE_MAX_POSITIONS);
+        if (ropeCos != null && need <= ropePositions) return;
+        int grown = Math.min(ROPE_TABLE_MAX_POSITIONS, Math.max(need, Math.max(4096, 2 * ropePositions)));
+        int pairs = rope.rotaryDims() / 2;
+        for (DeviceBuffer b : new DeviceBuffer[]{ropeCos, ropeSin}) {
+            if (b != null) {
+                owned.buffers.remove(b);
+                b.close();
+            }
+        }
+        ropeCos = own(device.allocFloats((long) grown * pairs));
+        ropeSin = own(device.allocFloats((long) grown * pairs));
+        k.ropeTable(ropeCos.address(), ropeSin.address(), weights.ropeFreqs.address(), pairs, 0, grown);
+        ropePositions = grown;
     }
 
     private void ensureKeyCapacity(int needRows) {

@@ -195,11 +195,24 @@ class CudaSessionTest {
         }
     }
 
+    private static Path extracted;
+
+    /** The fixture as a file: from the class path directly, or copied out of a test jar (the GPU machine's runs). */
     private static Path fixture(String file) {
+        java.net.URL url = CudaSessionTest.class.getResource("/fixtures/models/" + file);
+        if (url == null) throw new IllegalStateException("missing fixture " + file);
         try {
-            return Path.of(CudaSessionTest.class.getResource("/fixtures/models/" + file).toURI());
-        } catch (URISyntaxException | NullPointerException e) {
-            throw new IllegalStateException("missing fixture " + file, e);
+            if (url.getProtocol().equals("file")) return Path.of(url.toURI());
+            if (extracted == null) extracted = Files.createTempDirectory("cascade-fixtures");
+            Path target = extracted.resolve(file);
+            if (!Files.exists(target)) {
+                try (var in = url.openStream()) {
+                    Files.copy(in, target);
+                }
+            }
+            return target;
+        } catch (URISyntaxException | IOException e) {
+            throw new IllegalStateException("cannot read fixture " + file + ": " + e.getMessage(), e);
         }
     }
 
