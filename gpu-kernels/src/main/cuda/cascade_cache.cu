@@ -226,31 +226,31 @@ __device__ __forceinline__ void cascade_update_body(int *pos, float *score, int 
                     int *wp = wPos + c * L, *ws = wSrc + c * L;
                     float *wsc = wScore + c * L;
                     if (onBeat) {
-                        if (stored[c] < W) {
+                        if (stored[c] < W) {   // room left: the carry settles here
                             int x = WIN(c, stored[c]);
                             wp[x] = cPos; ws[x] = cSrc; wsc[x] = cScore;
                             stored[c]++;
                             live = false;
+                        } else {               // full: the carry takes the oldest slot; the oldest entry travels on
+                            int x = WIN(c, start[c]);
+                            int oPos = wp[x], oSrc = ws[x];
+                            float oScore = wsc[x];
+                            if (oSrc == UNCHANGED) oSrc = S + c * W + start[c];   // its row as of the stride's start
+                            wp[x] = cPos; ws[x] = cSrc; wsc[x] = cScore;
+                            cPos = oPos; cSrc = oSrc; cScore = oScore;
+                            start[c] = start[c] + 1 == W ? 0 : start[c] + 1;
                         }
-                        // Full: the carry takes the oldest slot; the oldest entry travels on.
-                        int x = WIN(c, start[c]);
-                        int oPos = wp[x], oSrc = ws[x];
-                        float oScore = wsc[x];
-                        if (oSrc == UNCHANGED) oSrc = S + c * W + start[c];   // its row as of the stride's start
-                        wp[x] = cPos; ws[x] = cSrc; wsc[x] = cScore;
-                        cPos = oPos; cSrc = oSrc; cScore = oScore;
-                        start[c] = start[c] + 1 == W ? 0 : start[c] + 1;
                     } else {
-                        if (stored[c] == 0) {
+                        if (stored[c] == 0) {  // an empty cascade takes the carry
                             int x = WIN(c, 0);
                             wp[x] = cPos; ws[x] = cSrc; wsc[x] = cScore;
                             stored[c] = 1;
-                            live = false;
+                        } else {               // off the beat: the carry competes for the newest slot
+                            int newest = stored[c] < W ? stored[c] - 1 : (start[c] == 0 ? W - 1 : start[c] - 1);
+                            int x = WIN(c, newest);
+                            // Ties go to the newer token (§2): equal scores give a strided subsample.
+                            if (cScore >= wsc[x]) { wp[x] = cPos; ws[x] = cSrc; wsc[x] = cScore; }
                         }
-                        int newest = stored[c] < W ? stored[c] - 1 : (start[c] == 0 ? W - 1 : start[c] - 1);
-                        int x = WIN(c, newest);
-                        // Ties go to the newer token (§2): equal scores give a strided subsample.
-                        if (cScore >= wsc[x]) { wp[x] = cPos; ws[x] = cSrc; wsc[x] = cScore; }
                         live = false;
                     }
                 }

@@ -54,10 +54,6 @@ class DeviceCascadeCacheTest {
                 new DeviceCacheCrossCheck.Config(3, 20, 5, true, true, 0.95, 150, 6));
     }
 
-    // Known failure, not yet explained (bench/results/gpu-kernel-notes.md, "Java driver"): driven from Java the
-    // device cache reads as if cascade 0's ring started at index 3 after the first stride when there are sinks,
-    // while the same kernels (same PTX) driven from Python match the Java cache exactly (tools/device/cascade_check.py).
-    @org.junit.jupiter.api.Disabled("known failure from the Java driver with sinks > 0; see bench/results/gpu-kernel-notes.md")
     @ParameterizedTest
     @MethodSource("configs")
     void holdsTheSameTokensAsTheJavaCache(DeviceCacheCrossCheck.Config config) {
