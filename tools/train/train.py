@@ -38,8 +38,34 @@ QA_PROMPT = "{text}\nQuestion: {question}\nAnswer:"
 SUM_PROMPT = "{text}\nSummary:"
 BOS, EOS = "<|begin_of_text|>", "<|end_of_text|>"
 # token codes: what a target token is, for the loss weights and the per-kind losses
-C_IGNORE, C_TEXT, C_ANSWER, C_SUMMARY = 0, 1, 2, 3
-CODE_NAMES = {C_TEXT: "text", C_ANSWER: "answer", C_SUMMARY: "summary"}
+C_IGNORE, C_TEXT, C_ANSWER, C_SUMMARY, C_PASSKEY = 0, 1, 2, 3, 4
+CODE_NAMES = {C_TEXT: "text", C_ANSWER: "answer", C_SUMMARY: "summary", C_PASSKEY: "passkey"}
+EPISODE_KINDS = ("narration", "qa", "summary", "passkey")
+
+# The passkey-retrieval prompt exactly as `cascade-lm eval passkey` builds it (bench: PasskeyPrompt.java):
+# the task, filler sentences cycling through FILLER with the key sentence after `before` of them, the question.
+PK_TASK = ("There is an important info hidden inside a lot of irrelevant text. "
+           "Find it and memorize it. I will quiz you about the important information there.")
+PK_FILLER = ("The grass is green.", "The sky is blue.", "The sun is yellow.", "Here we go.", "There and back again.")
+PK_QUESTION = "What is the pass key? The pass key is"
+
+
+def passkey_key_sentence(key):
+    return f"The pass key is {key}. Remember it. {key} is the pass key."
+
+
+def passkey_text(n, before, key):
+    """PasskeyPrompt.make: TASK, then n filler sentences with the key sentence before filler sentence `before`
+    (after the last one when before == n), then the question; single spaces between sentences."""
+    parts = [PK_TASK]
+    for i in range(n):
+        if i == before:
+            parts.append(passkey_key_sentence(key))
+        parts.append(PK_FILLER[i % len(PK_FILLER)])
+    if before == n:
+        parts.append(passkey_key_sentence(key))
+    parts.append(PK_QUESTION)
+    return " ".join(parts)
 TEMPLATE = "{{ bos_token }}{% for message in messages %}{{ message['content'] }}{% endfor %}"
 
 
@@ -219,6 +245,25 @@ def encode_chunked(tok, s, chunk=800):
     return Encoded(ids, offs)
 
 
+def cascade_thinning(rng, offs, n_prompt, protect):
+    """Which tokens of a prompt a cascading cache might still hold at its end (True = kept): the newest W tokens
+    all, then each older band of W tokens doubling in age (W, 2W, 4W ...) keeps about half as many as the band
+    after it, with random picks; sometimes the first 64 tokens as sinks. Tokens whose offset falls into a
+    `protect` span (character ranges) are always kept. Tokens from n_prompt on (the answer) are kept."""
+    import numpy as np
+    w = int(rng.integers(64, 513))
+    sinks = 64 if rng.random() < 0.5 else 0
+    u = rng.random(len(offs))
+    keep = [True] * len(offs)
+    for j, (a, _) in enumerate(offs):
+        dist = n_prompt - j
+        if j >= n_prompt or j < sinks or dist <= w or any(p0 <= a < p1 for p0, p1 in protect):
+            continue
+        level = int(np.log2(dist / w)) + 1  # 1 for (W, 2W], 2 for (2W, 4W] ...
+        keep[j] = u[j] < 0.5 ** level
+    return keep
+
+
 class RowBuilder:
     """Builds row i (seq_len token ids + per-token codes) deterministically from (seed, i).
 
@@ -238,7 +283,7 @@ class RowBuilder:
         self.cpt = cpt
         dc = cfg["data"]
         self.L = dc["seq_len"]
-        self.mix = [dc["episode_mix"][k] for k in ("narration", "qa", "summary")]
+        self.mix = [dc["episode_mix"].get(k, 0.0) for k in EPISODE_KINDS]
         self.long_ids = [i for i, d in enumerate(docs) if d.est_tokens > 256]
         import numpy as np
         lens = np.array([docs[i].est_tokens for i in self.long_ids], dtype=np.float64)
@@ -265,6 +310,11 @@ class RowBuilder:
             self.tok.encode_special_tokens = True
             self.bos = self.tok.token_to_id(BOS)
             self.eos = self.tok.token_to_id(EOS)
+            # passkey prompt sizes, measured the way PasskeyPrompt does: the fixed part, and tokens per
+            # filler sentence in running text
+            self.pk_fixed = 1 + len(self.encode(PK_TASK + " " + passkey_key_sentence("12345") + " " + PK_QUESTION).ids)
+            cyc = "".join(" " + PK_FILLER[i % len(PK_FILLER)] for i in range(8 * len(PK_FILLER)))
+            self.pk_tps = len(self.encode(cyc).ids) / (8 * len(PK_FILLER))
         return self.tok
 
     def encode(self, s):
@@ -306,14 +356,23 @@ class RowBuilder:
         avail = room - 1 - suffix_est - fact_est - 8
         if avail < 16:
             return None
-        maxd = min(self.cfg["data"]["max_depth_tokens"], avail)
-        if depth is None:
-            depth = int(rng.integers(0, maxd + 1))
-        depth = min(depth, maxd)
-        e = d.end_at_or_after(fe + int(depth * cpt))
-        pre_room = avail - int((e - fe) / cpt)
-        pre = int(rng.integers(0, max(1, pre_room))) if not fixed else max(0, pre_room)
-        s = d.start_at_or_before(f - int(pre * cpt * 0.95))
+        # data.qa_whole_prob: the whole document when it fits, the way a short document is asked about
+        # (it begins at the title and ends at the document's end, as in the job and the "whole" evaluation)
+        # (settings that are off draw no random numbers, so that rows stay as earlier phases made them)
+        whole_p = self.cfg["data"].get("qa_whole_prob", 0.0)
+        whole = (whole_p > 0 and depth is None and not fixed and d.est_tokens + suffix_est + 8 < room
+                 and rng.random() < whole_p)
+        if whole:
+            s, e = 0, len(d.text)
+        else:
+            maxd = min(self.cfg["data"]["max_depth_tokens"], avail)
+            if depth is None:
+                depth = int(rng.integers(0, maxd + 1))
+            depth = min(depth, maxd)
+            e = d.end_at_or_after(fe + int(depth * cpt))
+            pre_room = avail - int((e - fe) / cpt)
+            pre = int(rng.integers(0, max(1, pre_room))) if not fixed else max(0, pre_room)
+            s = d.start_at_or_before(f - int(pre * cpt * 0.95))
         ctx = d.text[s:e].rstrip()
         prompt = QA_PROMPT.format(text=ctx, question=q)
         full = prompt + " " + a
@@ -329,6 +388,13 @@ class RowBuilder:
         q_tok = len(ids) - n_ans
         fact_end_tok = next(i for i, o in enumerate(offs) if o[1] >= fe - s)
         info = {"depth_tokens": q_tok - fact_end_tok - 1, "prompt_tokens": q_tok + 1, "answer": a, "question": q}
+        gap_p = self.cfg["data"].get("qa_gap_prob", 0.0)
+        if gap_p > 0 and not fixed and rng.random() < gap_p:
+            # the context as a cascading cache leaves it (fact and question kept whole); not a text target then
+            keep = cascade_thinning(rng, offs, q_tok, [(f - s - 1, fe - s), (len(ctx), 1 << 30)])
+            ids = [t for t, k in zip(ids, keep) if k]
+            codes = [C_IGNORE if c == C_TEXT else c for c, k in zip(codes, keep) if k]
+            info["dropped"] = keep.count(False)
         return [self.bos] + ids + [self.eos], [C_IGNORE] + codes + [C_ANSWER], info
 
     def summary(self, rng, room, d=None):
@@ -344,6 +410,70 @@ class RowBuilder:
             return None
         return [self.bos] + enc.ids + [self.eos], [C_IGNORE] + codes + [C_SUMMARY]
 
+    def passkey(self, rng, room, n=None, depth=None, key=None, gaps=True):
+        """A passkey episode: the eval's prompt (passkey_text) of a random length that fits `room`, the key
+        at a random depth, then " NNNNN." and EOS. Only the answer is a target (the filler is trivial). With
+        data.passkey.gap_prob, filler tokens are dropped at a random rate (and, half of those times, some
+        non-digit tokens of the key sentence): a bounded cache shows the model such a gappy text with
+        contiguous positions (positions = cache), and the key must still be found in it.
+        Returns (ids, codes, info) or None."""
+        pc = self.cfg["data"].get("passkey", {})
+        if room < 96:
+            return None
+        self._tok()
+        if key is None:
+            key = f"{int(rng.integers(10000, 100000)):05d}"
+        if depth is None:
+            depth = float(rng.random())
+        if n is None:  # prompt length (BOS included) biased to long: most of the filler is the hard part
+            lo, hi = 48, room - 8
+            target = lo + (hi - lo) * float(rng.random()) ** 0.5
+            n = max(0, int(round((target - self.pk_fixed) / self.pk_tps)))
+        for _ in range(6):
+            before = int(round(depth * n))
+            text = passkey_text(n, before, key)
+            enc = self.encode(text + " " + key + ".")
+            over = len(enc.ids) + 2 - room  # + BOS + EOS
+            if over <= 0:
+                break
+            n = max(0, n - int(over / self.pk_tps) - 1)
+        else:
+            return None
+        if over > 0:
+            return None
+        ids, offs = enc.ids, enc.offsets
+        ans0 = len(text)
+        ks = text.find(passkey_key_sentence(key), len(PK_TASK))
+        ke = ks + len(passkey_key_sentence(key))
+        qs = len(text) - len(PK_QUESTION)
+        keep = [True] * len(ids)
+        dropped = 0
+        gapped = gaps and rng.random() < pc.get("gap_prob", 0.0)
+        if gapped and rng.random() < 0.5:  # thinned as a cascading cache would, the key's digits kept
+            k1 = ks + len("The pass key is ")
+            k2 = text.find(key, k1 + len(key))
+            keep = cascade_thinning(rng, offs, sum(1 for o in offs if o[0] < ans0),
+                                    [(0, len(PK_TASK)), (qs - 1, 1 << 30), (k1, k1 + len(key)), (k2, k2 + len(key))])
+            dropped = keep.count(False)
+        elif gapped:  # filler dropped uniformly at a random rate
+            rate = float(rng.uniform(0.0, pc.get("gap_max_rate", 0.8)))
+            key_rate = float(rng.uniform(0.0, 0.5)) if rng.random() < 0.5 else 0.0
+            drop = rng.random(len(ids))
+            for j, (a, b) in enumerate(offs):
+                if a < len(PK_TASK) or a >= qs - 1:
+                    continue  # the task (what a sink keeps) and the question (" What ...") stay whole
+                if ks - 1 <= a < ke:
+                    if key_rate and not text[a:b].strip().isdigit() and drop[j] < key_rate:
+                        keep[j] = False
+                elif drop[j] < rate:
+                    keep[j] = False
+            dropped = keep.count(False)
+        out_ids = [self.bos] + [t for t, k in zip(ids, keep) if k] + [self.eos]
+        out_codes = [C_IGNORE] + [C_PASSKEY if o[0] >= ans0 else C_IGNORE for o, k in zip(offs, keep) if k] + [C_PASSKEY]
+        n_ans = sum(1 for o in offs if o[0] >= ans0)
+        info = {"key": key, "depth": depth, "filler": n, "prompt_tokens": len(out_ids) - 1 - n_ans, "dropped": dropped}
+        return out_ids, out_codes, info
+
     def row(self, i):
         import numpy as np
         self._tok()
@@ -351,12 +481,14 @@ class RowBuilder:
         ids, codes = [], []
         while len(ids) < self.L:
             room = self.L - len(ids)
-            kind = int(rng.choice(3, p=self.mix)) if room >= 160 else 0
+            kind = int(rng.choice(len(self.mix), p=self.mix)) if room >= 160 else 0
             ep = None
             if kind == 1:
                 ep = self.qa(rng, room)
             elif kind == 2:
                 ep = self.summary(rng, room)
+            elif kind == 3:
+                ep = self.passkey(rng, room)
             if ep is None:
                 ep = self.narration(rng, room)
             ids += ep[0]
@@ -654,6 +786,58 @@ def summarize_qa(res):
     return out
 
 
+_PK_NUMBER = re.compile(r"\d(?: \d(?!\d))+|\d+")
+
+
+def passkey_first_number(answer):
+    """PasskeyScore.firstNumber: the first number of the answer; single digits separated by spaces count as one."""
+    m = _PK_NUMBER.search(answer)
+    return m.group().replace(" ", "") if m else ""
+
+
+def passkey_cases(builder, lengths, n_depths, trials, seed):
+    """Prompts as PasskeyPrompt.build makes them: the filler count n from the target length, corrected up to
+    four times until the prompt is within 1% of it; the key before filler sentence round(depth * n)."""
+    import numpy as np
+    builder._tok()
+    rng = np.random.default_rng([seed, 11])
+    jround = lambda x: int(math.floor(x + 0.5))  # noqa: E731  Java's Math.round
+    cases = []
+    for length in lengths:
+        for di in range(n_depths):
+            depth = di / (n_depths - 1) if n_depths > 1 else 0.5
+            for _ in range(trials):
+                key = f"{int(rng.integers(10000, 100000)):05d}"
+
+                def make(n):
+                    return [builder.bos] + builder.encode(passkey_text(n, jround(depth * n), key)).ids
+
+                n = max(0, jround((length - builder.pk_fixed) / builder.pk_tps))
+                ids = make(n)
+                for _ in range(4):
+                    if abs(len(ids) - length) <= length // 100:
+                        break
+                    n = max(0, n + jround((length - len(ids)) / builder.pk_tps))
+                    ids = make(n)
+                cases.append({"length": length, "depth": depth, "key": key, "ids": ids})
+    return cases
+
+
+def eval_passkey(model, tok, cases, eos, device, max_new=12):
+    """Greedy answers (12 tokens, as `eval passkey`), full attention; correct when the first number is the key."""
+    gens = generate(model, [c["ids"] for c in cases], max_new, eos, device, bs=32)
+    res = []
+    for c, g in zip(cases, gens):
+        ans = tok.decode(g, skip_special_tokens=True)
+        res.append({"length": c["length"], "prompt_tokens": len(c["ids"]), "depth": c["depth"], "key": c["key"],
+                    "answer": ans, "correct": passkey_first_number(ans) == c["key"]})
+    by = {}
+    for r in res:
+        by.setdefault(r["length"], []).append(r["correct"])
+    return res, {"n": len(res), "accuracy": sum(r["correct"] for r in res) / max(1, len(res)),
+                 "accuracy_by_length": {str(k): sum(v) / len(v) for k, v in sorted(by.items())}}
+
+
 def eval_summaries(model, tok, builder, docs, n, eos, device, max_new):
     """Held-out documents whose text, the prompt and max_new tokens fit the trained context."""
     sel = []
@@ -703,8 +887,19 @@ def cmd_train(args, cfg):
         dc["loss_weights"]["answer"] = args.answer_weight
     if args.episode_mix is not None:
         mix = [float(v) for v in args.episode_mix.split(",")]
-        assert len(mix) == 3 and abs(sum(mix) - 1) < 1e-6, "--episode-mix: three probabilities that sum to 1"
-        dc["episode_mix"] = dict(zip(("narration", "qa", "summary"), mix))
+        if len(mix) not in (3, 4) or abs(sum(mix) - 1) > 1e-6:
+            sys.exit(f"--episode-mix {args.episode_mix}: give 3 or 4 probabilities (narration,qa,summary[,passkey]) that sum to 1")
+        dc["episode_mix"] = dict(zip(EPISODE_KINDS, mix))
+    if args.passkey_weight is not None:
+        dc["loss_weights"]["passkey"] = args.passkey_weight
+    if args.passkey_gap_prob is not None:
+        dc.setdefault("passkey", {})["gap_prob"] = args.passkey_gap_prob
+    if args.qa_whole_prob is not None:
+        dc["qa_whole_prob"] = args.qa_whole_prob
+    if args.qa_gap_prob is not None:
+        dc["qa_gap_prob"] = args.qa_gap_prob
+    if args.batch_rows is not None:
+        tc["batch_rows"] = args.batch_rows
     if args.qa_kind_weights is not None:
         dc["qa_kind_weights"] = {k: float(v) for k, v in (kv.split("=") for kv in args.qa_kind_weights.split(","))}
     prev = None  # a continued run: the earlier phase's log and summary
@@ -715,7 +910,8 @@ def cmd_train(args, cfg):
             prev = json.load(f)
         prev["hist"] = prev_hist
     if args.smoke:
-        ec.update(qa_docs=12, qa_per_doc=2, summary_docs=4, q8_qa_cases=6, summary_max_new=64)
+        ec.update(qa_docs=12, qa_per_doc=2, summary_docs=4, q8_qa_cases=6, summary_max_new=64,
+                  passkey_lengths=[256, 512], passkey_depths=3, passkey_trials=1)
         tc["val_rows"] = 8
         tc["val_every"] = 20
     torch.manual_seed(seed)
@@ -765,9 +961,9 @@ def cmd_train(args, cfg):
                              {"params": no_decay, "weight_decay": 0.0}],
                             lr=tc["lr"], betas=tuple(tc["betas"]), eps=1e-8, fused=device == "cuda")
 
-    weights = torch.zeros(4, device=device)
+    weights = torch.zeros(len(CODE_NAMES) + 1, device=device)
     for c, name in CODE_NAMES.items():
-        weights[c] = dc["loss_weights"][name]
+        weights[c] = dc["loss_weights"].get(name, 0.0)
 
     def fwd_loss(m, x, y):
         logits = m(x)
@@ -820,7 +1016,7 @@ def cmd_train(args, cfg):
     step = 0
     hist = []
     tokens_seen = 0
-    code_tokens = np.zeros(4, dtype=np.int64)
+    code_tokens = np.zeros(len(CODE_NAMES) + 1, dtype=np.int64)
     it = iter(dl)
     # a step count fitted to --time-budget assumes the speed of steps 10-30 holds; should it not (the data
     # workers falling behind, say), training stops anyway at 1.1x the budget, so that what follows still runs
@@ -865,7 +1061,7 @@ def cmd_train(args, cfg):
             logf.flush()
             tps = tokens_seen / max(1e-9, time.time() - t_train)
             log(f"step {step}/{total_steps} loss {rec['loss']:.4f} text {rec['loss_text']} answer {rec['loss_answer']} "
-                f"summary {rec['loss_summary']} lr {rec['lr']:.2e} gn {rec['grad_norm']:.2f} "
+                f"summary {rec['loss_summary']} passkey {rec['loss_passkey']} lr {rec['lr']:.2e} gn {rec['grad_norm']:.2f} "
                 f"{tps / 1e3:.0f}k tok/s" + (f" val {rec['val']}" if "val" in rec else ""))
         if total_steps is None and step == 10:
             torch.cuda.synchronize() if device == "cuda" else None
@@ -915,7 +1111,8 @@ def cmd_train(args, cfg):
     if prev:
         phase = dict(training, init_gguf=args.init_gguf, first_row=step0 * B,
                      train_files=[os.path.basename(p) for p in args.train],
-                     data={k: dc[k] for k in ("episode_mix", "loss_weights", "qa_kind_weights") if k in dc})
+                     data={k: dc[k] for k in ("episode_mix", "loss_weights", "qa_kind_weights", "qa_whole_prob", "qa_gap_prob", "passkey")
+                           if k in dc})
         phases = prev.get("phases") or [{k: v for k, v in prev.items() if k not in ("hist", "phases")}]
         training = dict(training, steps=step0 + step, tokens=prev["tokens"] + tokens_seen,
                         train_wall_s=round(prev["train_wall_s"] + train_s, 1), phases=phases + [phase])
@@ -945,7 +1142,7 @@ def final_train_losses(hist):
     import numpy as np
     tail = hist[-5:]
     out = {}
-    for k in ("loss", "loss_text", "loss_answer", "loss_summary"):
+    for k in ("loss", "loss_text", "loss_answer", "loss_summary", "loss_passkey"):
         v = [h[k] for h in tail if h.get(k) is not None]
         out[k] = float(np.mean(v)) if v else None
     return out
@@ -1008,6 +1205,12 @@ def evaluate_exported(out, cfg, mc, s, files, tok, held_docs, hist, training, de
     qa8 = eval_qa(m8, tok, cases8, eos_id, device, ec["qa_max_new"])
     q8 = summarize_qa(qa8)
     log(f"QA Q8_0: {json.dumps(q8)} ({time.time() - t0:.0f}s)")
+    t0 = time.time()
+    pk_cases = passkey_cases(vbuilder, ec.get("passkey_lengths", [256, 512, 1024, 2000]), ec.get("passkey_depths", 10),
+                             ec.get("passkey_trials", 2), seed)
+    pk16, pks16 = eval_passkey(m16, tok, pk_cases, eos_id, device)
+    pk8, pks8 = eval_passkey(m8, tok, pk_cases, eos_id, device)
+    log(f"passkey (full attention) F16: {json.dumps(pks16)}; Q8_0: {json.dumps(pks8)} ({time.time() - t0:.0f}s)")
     del m16, m8
     # ---------------- reference logits (HF transformers, CPU float32) of a fixed prompt ----------------
     t0 = time.time()
@@ -1061,6 +1264,8 @@ def evaluate_exported(out, cfg, mc, s, files, tok, held_docs, hist, training, de
         "qa_exact_match_F16": q16,
         "qa_exact_match_Q8_0": q8,
         "summary_rouge_l_f1_F16": {"n": len(su), "mean": rl},
+        "passkey_full_attention_F16": pks16,
+        "passkey_full_attention_Q8_0": pks8,
         "files": {k: {"name": os.path.basename(v["path"]), "bytes": v["bytes"]} for k, v in files.items()},
         "prompt_formats": {"qa": QA_PROMPT + " <answer>" + EOS, "summary": SUM_PROMPT + " <summary>" + EOS,
                            "bos": "added (tokenizer.ggml.add_bos_token = true)"},
@@ -1071,6 +1276,9 @@ def evaluate_exported(out, cfg, mc, s, files, tok, held_docs, hist, training, de
             f.write(json.dumps(r) + "\n")
     with open(os.path.join(out, "eval-summary.jsonl"), "w") as f:
         for r in su:
+            f.write(json.dumps(r) + "\n")
+    with open(os.path.join(out, "eval-passkey.jsonl"), "w") as f:
+        for r in pk16:
             f.write(json.dumps(r) + "\n")
     try:
         plot_curve(hist, os.path.join(out, "training-curve.png"), metrics)
@@ -1117,8 +1325,10 @@ def plot_curve(hist, path, metrics):
     fig, ax = plt.subplots(1, 2, figsize=(12, 4.5))
     st = [h["step"] for h in hist]
     for k, lab in (("loss", "train (weighted)"), ("loss_text", "text"), ("loss_answer", "answer"),
-                   ("loss_summary", "summary")):
+                   ("loss_summary", "summary"), ("loss_passkey", "passkey")):
         ys = [h.get(k) for h in hist]
+        if all(y is None for y in ys):
+            continue
         xs = [s for s, y in zip(st, ys) if y is not None]
         ax[0].plot(xs, [y for y in ys if y is not None], label=lab, lw=1)
     vs = [(h["step"], h["val"]) for h in hist if "val" in h]
@@ -1164,6 +1374,14 @@ def main():
     b.add_argument("--episode-mix", default=None, help="narration,qa,summary probabilities, e.g. 0.1,0.7,0.2")
     b.add_argument("--qa-kind-weights", default=None,
                    help="QA sampling weight per question kind, e.g. give=3 (kinds not named weigh 1)")
+    b.add_argument("--qa-whole-prob", type=float, default=None,
+                   help="share of QA episodes that use the whole document when it fits (data.qa_whole_prob)")
+    b.add_argument("--qa-gap-prob", type=float, default=None,
+                   help="share of QA episodes whose context is thinned as a cascading cache would (data.qa_gap_prob)")
+    b.add_argument("--passkey-weight", type=float, default=None, help="loss weight of passkey answer tokens")
+    b.add_argument("--passkey-gap-prob", type=float, default=None,
+                   help="share of passkey episodes with dropped filler tokens (data.passkey.gap_prob)")
+    b.add_argument("--batch-rows", type=int, default=None, help="rows per step (train.batch_rows; for smoke tests)")
     e = sub.add_parser("evaluate")
     e.add_argument("--run", required=True, help="a train run's --out (demo-*.gguf, train-log.jsonl, training.json)")
     e.add_argument("--heldout", nargs="+", required=True)

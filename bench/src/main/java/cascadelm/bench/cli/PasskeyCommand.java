@@ -7,10 +7,11 @@ import cascadelm.bench.eval.Progress;
 import cascadelm.bench.eval.ResultsFile;
 import cascadelm.bench.eval.Table;
 import cascadelm.kernels.Backend;
-import cascadelm.kernels.cpu.CpuBackend;
+import cascadelm.model.cli.BackendOptions;
 import cascadelm.model.cache.CacheSettings;
 import cascadelm.model.cli.Main;
 import cascadelm.model.llama.LlamaModel;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -28,6 +29,9 @@ import java.util.Map;
                 + " read by each --cache policy at equal settings, then greedy decoding.",
                 "Writes passkey.json and a heat map passkey-<policy>.png per policy; prints accuracy per policy and length."})
 final class PasskeyCommand extends EvalCommandBase {
+    @Mixin
+    BackendOptions backendOptions;
+
     @Option(names = "--lengths", required = true, paramLabel = "LIST",
             description = "Prompt lengths in tokens, e.g. 4k,8k,16k (k = 1024, m = 1024²).")
     String lengths;
@@ -55,7 +59,7 @@ final class PasskeyCommand extends EvalCommandBase {
         if (trials < 1) throw new Main.UsageException("--trials must be at least 1, got " + trials);
         checkThreads();
         List<CacheSettings> policies = policies();
-        try (LlamaModel model = modelOptions.open(); Backend backend = new CpuBackend(threads)) {
+        try (LlamaModel model = modelOptions.open(); Backend backend = backendOptions.open(threads, stderr())) {
             warnBeyondContext(model, policies, lengthList.stream().max(Integer::compare).orElseThrow());
             Path dir = outputDir();
             long total = (long) policies.size() * depthList.size() * trials

@@ -8,11 +8,12 @@ import cascadelm.bench.eval.Sessions;
 import cascadelm.bench.eval.StreamingPerplexity;
 import cascadelm.bench.eval.Table;
 import cascadelm.kernels.Backend;
-import cascadelm.kernels.cpu.CpuBackend;
+import cascadelm.model.cli.BackendOptions;
 import cascadelm.model.cache.CacheSettings;
 import cascadelm.model.cli.Main;
 import cascadelm.model.generate.Prompts;
 import cascadelm.model.llama.LlamaModel;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -33,6 +34,9 @@ import java.util.Map;
                 + " every next token is scored from its stride's logits.",
                 "Writes perplexity.json and perplexity.png (mean NLL against position); prints perplexity per policy."})
 final class PerplexityCommand extends EvalCommandBase {
+    @Mixin
+    BackendOptions backendOptions;
+
     @Option(names = "--text", required = true, paramLabel = "FILE", description = "UTF-8 text file to score.")
     Path text;
 
@@ -56,7 +60,7 @@ final class PerplexityCommand extends EvalCommandBase {
         checkThreads();
         List<CacheSettings> policies = policies();
         String content = readText();
-        try (LlamaModel model = modelOptions.open(); Backend backend = new CpuBackend(threads)) {
+        try (LlamaModel model = modelOptions.open(); Backend backend = backendOptions.open(threads, stderr())) {
             int[] tokens = Prompts.plain(model.tokenizer(), content);
             if (maxTokens > 0 && tokens.length > maxTokens) tokens = Arrays.copyOf(tokens, maxTokens);
             if (tokens.length < 2) throw new Main.UsageException("--text: " + text + " has fewer than 2 tokens");

@@ -9,10 +9,11 @@ import cascadelm.bench.eval.ResultsFile;
 import cascadelm.bench.eval.Sessions;
 import cascadelm.bench.eval.Table;
 import cascadelm.kernels.Backend;
-import cascadelm.kernels.cpu.CpuBackend;
+import cascadelm.model.cli.BackendOptions;
 import cascadelm.model.cache.CacheSettings;
 import cascadelm.model.cli.Main;
 import cascadelm.model.llama.LlamaModel;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -32,6 +33,9 @@ import java.util.Map;
                 + " copied, the question asked on the copy and the greedy answer scored against the gold answer.",
                 "Writes qa.json and qa.png (exact match against distance); prints exact match per policy and distance."})
 final class QaCommand extends EvalCommandBase {
+    @Mixin
+    BackendOptions backendOptions;
+
     @Option(names = "--corpus", required = true, paramLabel = "DIR",
             description = "Corpus folder holding documents.jsonl (as written by cascade-lm corpus).")
     Path corpus;
@@ -72,7 +76,7 @@ final class QaCommand extends EvalCommandBase {
         }
         if (docs.isEmpty()) throw new Main.UsageException("--corpus: " + corpus + " has no documents");
 
-        try (LlamaModel model = modelOptions.open(); Backend backend = new CpuBackend(threads)) {
+        try (LlamaModel model = modelOptions.open(); Backend backend = backendOptions.open(threads, stderr())) {
             List<QaEval.Tokens> tokens = new ArrayList<>();
             List<List<QaEval.Checkpoint>> checkpoints = new ArrayList<>();
             int longest = 0, asks = 0;

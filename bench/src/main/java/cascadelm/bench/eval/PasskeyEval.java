@@ -5,7 +5,7 @@ import cascadelm.model.cache.CacheSettings;
 import cascadelm.model.generate.Generator;
 import cascadelm.model.generate.Sampler;
 import cascadelm.model.llama.LlamaModel;
-import cascadelm.model.llama.Session;
+import cascadelm.model.llama.ModelSession;
 import cascadelm.model.tokenizer.Tokenizer;
 
 import java.util.ArrayList;
@@ -65,7 +65,7 @@ public final class PasskeyEval {
 
     static Trial trial(LlamaModel model, Backend backend, CacheSettings settings, PasskeyPrompt prompt) {
         int[] tokens = prompt.tokens();
-        Session session = Sessions.fresh(model, backend, settings, tokens.length + ANSWER_TOKENS);
+        ModelSession session = Sessions.fresh(model, backend, settings, tokens.length + ANSWER_TOKENS);
         Generator.Result r = Generator.generate(session, tokens, Sampler.greedy(), ANSWER_TOKENS,
                 model.tokenizer().stopTokens(), t -> { });
         String answer = model.tokenizer().decode(r.tokens());

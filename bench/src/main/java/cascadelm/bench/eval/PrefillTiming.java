@@ -4,7 +4,7 @@ import cascadelm.bench.CpuLoad;
 import cascadelm.kernels.Backend;
 import cascadelm.model.cache.CacheSettings;
 import cascadelm.model.llama.LlamaModel;
-import cascadelm.model.llama.Session;
+import cascadelm.model.llama.ModelSession;
 
 import java.util.SplittableRandom;
 
@@ -46,7 +46,7 @@ public final class PrefillTiming {
 
     /** Reads the tokens in strides, as {@code Generator.prefill} does, advancing the progress per stride. */
     public static Point measure(LlamaModel model, Backend backend, CacheSettings settings, int[] tokens, Progress progress) {
-        Session session = Sessions.fresh(model, backend, settings, tokens.length);
+        ModelSession session = Sessions.fresh(model, backend, settings, tokens.length);
         int chunk = session.maxChunk();
         CpuLoad.Snapshot before = CpuLoad.now();
         long t0 = System.nanoTime();

@@ -7,7 +7,7 @@ import cascadelm.model.generate.Generator;
 import cascadelm.model.generate.Prompts;
 import cascadelm.model.generate.Sampler;
 import cascadelm.model.llama.LlamaModel;
-import cascadelm.model.llama.Session;
+import cascadelm.model.llama.ModelSession;
 import cascadelm.model.tokenizer.Tokenizer;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -266,7 +266,7 @@ public final class QaEval {
             suffixes.add(s);
         }
         int last = checkpoints.getLast().tokens();
-        Session session = Sessions.fresh(model, backend, settings, last + longestSuffix + ANSWER_TOKENS + 1);
+        ModelSession session = Sessions.fresh(model, backend, settings, last + longestSuffix + ANSWER_TOKENS + 1);
         int stride = session.maxChunk();
         String policy = Sessions.label(settings);
         int[] ids = tokens.ids();

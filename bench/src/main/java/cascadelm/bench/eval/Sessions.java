@@ -2,10 +2,9 @@ package cascadelm.bench.eval;
 
 import cascadelm.kernels.Backend;
 import cascadelm.model.cache.CacheSettings;
-import cascadelm.model.cache.Caches;
 import cascadelm.model.llama.LlamaModel;
-import cascadelm.model.llama.ModelConfig;
-import cascadelm.model.llama.Session;
+import cascadelm.model.llama.ModelSession;
+import cascadelm.model.llama.ModelSessions;
 
 /** A fresh session over a fresh cache of the given policy: every measured document starts from nothing. */
 public final class Sessions {
@@ -13,11 +12,8 @@ public final class Sessions {
     }
 
     /** {@code tokens}: how long the document will be (sizes the full cache and caps the chunk). */
-    public static Session fresh(LlamaModel model, Backend backend, CacheSettings settings, int tokens) {
-        ModelConfig c = model.config();
-        return new Session(model, backend,
-                Caches.create(settings, c.layers(), c.heads(), c.kvHeads(), c.headDim(), tokens),
-                Math.max(1, Math.min(settings.stride(), tokens)));
+    public static ModelSession fresh(LlamaModel model, Backend backend, CacheSettings settings, int tokens) {
+        return ModelSessions.open(model, backend, settings, tokens, Math.max(1, Math.min(settings.stride(), tokens)));
     }
 
     /** Short policy label for tables and charts, e.g. "cascade" or "window". */

@@ -3,7 +3,7 @@ package cascadelm.bench.eval;
 import cascadelm.kernels.Backend;
 import cascadelm.model.cache.CacheSettings;
 import cascadelm.model.llama.LlamaModel;
-import cascadelm.model.llama.Session;
+import cascadelm.model.llama.ModelSession;
 
 /**
  * Streaming perplexity (cascade-spec §7, PG19): the document is read once, in strides, through the policy's
@@ -33,7 +33,7 @@ public final class StreamingPerplexity {
     public static Result run(LlamaModel model, Backend backend, CacheSettings settings, int[] tokens, Progress progress) {
         if (tokens.length < 2) throw new IllegalArgumentException("perplexity needs at least 2 tokens, got " + tokens.length);
         int vocab = model.config().vocabularySize();
-        Session session = Sessions.fresh(model, backend, settings, tokens.length);
+        ModelSession session = Sessions.fresh(model, backend, settings, tokens.length);
         int chunk = session.maxChunk();
         float[] logits = new float[chunk * vocab];
         double[] nll = new double[tokens.length - 1];

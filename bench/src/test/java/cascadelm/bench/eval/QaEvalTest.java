@@ -6,7 +6,7 @@ import cascadelm.model.generate.Generator;
 import cascadelm.model.generate.Prompts;
 import cascadelm.model.generate.Sampler;
 import cascadelm.model.llama.LlamaModel;
-import cascadelm.model.llama.Session;
+import cascadelm.model.llama.ModelSession;
 import cascadelm.model.tokenizer.Tokenizer;
 import org.junit.jupiter.api.Test;
 
@@ -149,7 +149,7 @@ class QaEvalTest {
                         QaEval.Row row = rows.get(i++);
                         String question = d.questions().get(a.question()).question();
                         int[] prompt = Prompts.plain(model.tokenizer(), QaEval.promptText(d.text(), c, question));
-                        Session s = Sessions.fresh(model, backend, full, prompt.length + QaEval.ANSWER_TOKENS);
+                        ModelSession s = Sessions.fresh(model, backend, full, prompt.length + QaEval.ANSWER_TOKENS);
                         Generator.Result r = Generator.generate(s, prompt, Sampler.greedy(), QaEval.ANSWER_TOKENS,
                                 model.tokenizer().stopTokens(), x -> { });
                         assertEquals(model.tokenizer().decode(r.tokens()).strip(), row.answer(), modelFile + " " + row);

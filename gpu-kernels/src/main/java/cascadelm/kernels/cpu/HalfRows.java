@@ -77,6 +77,30 @@ abstract class HalfRows extends RowKernel {
         float scalarValue(MemorySegment w, long blockOffset, int i) {
             return half(w, blockOffset + 2L * i);
         }
+
+        /**
+         * Widens the row to floats in L1-sized pieces with {@link Float#float16ToFloat}, which C2 compiles to
+         * 8 or 16 conversions per instruction (F16C / AVX-512), then multiplies the pieces with x: about half
+         * the instructions of widening bit by bit in {@link #widen}, and exact for every half (subnormals,
+         * infinities, NaN) because the conversion is the JDK's.
+         */
+        @Override
+        float decodeDot(MemorySegment w, long rowOffset, float[] x, int cols, float[] xSums, float[] scratch) {
+            float sum = 0;
+            for (int c0 = 0; c0 < cols; c0 += SCRATCH) {
+                int n = Math.min(SCRATCH, cols - c0);
+                toFloats(w, rowOffset + 2L * c0, scratch, n);
+                sum += Lanes.dot(scratch, x, c0, n);
+            }
+            return sum;
+        }
+
+        /** A plain loop on purpose: C2 vectorizes it. */
+        private static void toFloats(MemorySegment w, long offset, float[] out, int n) {
+            for (int i = 0; i < n; i++) {
+                out[i] = Float.float16ToFloat(w.get(Lanes.SHORT, offset + 2L * i));
+            }
+        }
     }
 
     static final class Bf16 extends HalfRows {

@@ -43,6 +43,26 @@ final class Lanes {
         return (IntVector) ByteVector.fromMemorySegment(B, w, offset, LE).castShape(I, 0);
     }
 
+    /** {@code Σ_i a[i] · x[xOffset + i]} for i in [0, n). Four accumulators hide the FMA latency. */
+    static float dot(float[] a, float[] x, int xOffset, int n) {
+        FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+        int i = 0;
+        for (int end = n - 4 * L; i <= end; i += 4 * L) {
+            a0 = FloatVector.fromArray(F, a, i).fma(FloatVector.fromArray(F, x, xOffset + i), a0);
+            a1 = FloatVector.fromArray(F, a, i + L).fma(FloatVector.fromArray(F, x, xOffset + i + L), a1);
+            a2 = FloatVector.fromArray(F, a, i + 2 * L).fma(FloatVector.fromArray(F, x, xOffset + i + 2 * L), a2);
+            a3 = FloatVector.fromArray(F, a, i + 3 * L).fma(FloatVector.fromArray(F, x, xOffset + i + 3 * L), a3);
+        }
+        for (int end = n - L; i <= end; i += L) {
+            a0 = FloatVector.fromArray(F, a, i).fma(FloatVector.fromArray(F, x, xOffset + i), a0);
+        }
+        float sum = a0.add(a1).add(a2.add(a3)).reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
+            sum += a[i] * x[xOffset + i];
+        }
+        return sum;
+    }
+
     static FloatVector toFloat(IntVector v) {
         return (FloatVector) v.convert(VectorOperators.I2F, 0);
     }

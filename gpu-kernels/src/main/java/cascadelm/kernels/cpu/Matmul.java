@@ -40,6 +40,7 @@ final class Matmul {
     private final float[][] panels;
     private final float[][] sums;
     private float[] xt = new float[0];
+    private float[] xSums = new float[0];
 
     Matmul(ParallelFor parallel) {
         this.parallel = parallel;
@@ -70,14 +71,26 @@ final class Matmul {
         int cols = w.cols();
         long rowBytes = w.rowBytes();
         MemorySegment data = w.data();
+        float[] xSums = kernel.usesBlockSums() ? blockSums(x, cols) : null;
         // Several chunks per worker balance uneven progress; more would only add claiming overhead.
         int chunk = Math.max(1, rows / (parallel.threads() * 8));
         parallel.run((rows + chunk - 1) / chunk, (task, worker) -> {
             int end = Math.min(rows, (task + 1) * chunk);
+            float[] scratch = tiles[worker]; // ROW_TILE × COL_TILE floats: more than RowKernel.SCRATCH
             for (int r = task * chunk; r < end; r++) {
-                out[r] = kernel.dot(data, r * rowBytes, x, 0, cols);
+                out[r] = kernel.decodeDot(data, r * rowBytes, x, cols, xSums, scratch);
             }
         });
+    }
+
+    /** The 32-column block sums of x ({@link RowKernel#blockSums}), into a buffer reused across calls. */
+    private float[] blockSums(float[] x, int cols) {
+        int blocks = (cols + 31) / 32;
+        if (xSums.length < blocks) {
+            xSums = new float[blocks];
+        }
+        RowKernel.blockSums(x, 0, cols, xSums);
+        return xSums;
     }
 
     private void batched(RowKernel kernel, Matrix w, float[] x, float[] out, int n) {

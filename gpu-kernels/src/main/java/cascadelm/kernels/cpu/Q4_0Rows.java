@@ -18,6 +18,7 @@ import jdk.incubator.vector.VectorOperators;
  */
 final class Q4_0Rows extends RowKernel {
     private static final int BYTES = 18;
+    private static final FloatVector SIXTEENTH = FloatVector.broadcast(F, 1f / 16);
 
     Q4_0Rows() {
         super(TensorType.Q4_0);
@@ -25,34 +26,61 @@ final class Q4_0Rows extends RowKernel {
 
     @Override
     float dot(MemorySegment w, long rowOffset, float[] x, int xOffset, int cols) {
+        float[] xSums = new float[cols / 32];
+        blockSums(x, xOffset, cols, xSums);
+        return dot(w, rowOffset, x, xOffset, cols, xSums);
+    }
+
+    @Override
+    boolean usesBlockSums() {
+        return Lanes.QUANT_VECTORS;
+    }
+
+    /**
+     * Σ_b d_b · Σ_j (q_j − 8) · x_j = Σ_b d_b · Σ_j q_j · x_j − 8 · Σ_b d_b · xSums[b]: the offset moves out of
+     * the vector loop into one scalar multiply-add per block, leaving one mask per nibble vector before its
+     * conversion to float.
+     */
+    @Override
+    float decodeDot(MemorySegment w, long rowOffset, float[] x, int cols, float[] xSums, float[] scratch) {
+        return dot(w, rowOffset, x, 0, cols, xSums);
+    }
+
+    private float dot(MemorySegment w, long rowOffset, float[] x, int xOffset, int cols, float[] xSums) {
         if (!Lanes.QUANT_VECTORS) {
             return scalarDot(w, rowOffset, x, xOffset, cols);
         }
-        // Two block accumulators so consecutive blocks do not wait on each other's FMA.
+        // One block per iteration: two made the method too large for C2 to inline its vector operations
+        // (NodeCountInliningCutoff), and boxed vectors run ten times slower. Blocks alternate between two
+        // accumulators (the swap) so that consecutive blocks do not wait on each other's FMA.
         FloatVector acc0 = FloatVector.zero(F), acc1 = acc0;
-        int blocks = cols / 32;
-        int b = 0;
-        for (; b + 1 < blocks; b += 2) {
+        float offsets = 0;
+        for (int b = 0, blocks = cols / 32; b < blocks; b++) {
             long at = rowOffset + (long) b * BYTES;
-            acc0 = block(w, at, x, xOffset + 32 * b).fma(FloatVector.broadcast(F, half(w, at)), acc0);
-            acc1 = block(w, at + BYTES, x, xOffset + 32 * b + 32).fma(FloatVector.broadcast(F, half(w, at + BYTES)), acc1);
+            float d = half(w, at);
+            FloatVector next = unsignedBlock(w, at, x, xOffset + 32 * b).fma(FloatVector.broadcast(F, d), acc1);
+            acc1 = acc0;
+            acc0 = next;
+            offsets += d * xSums[b];
         }
-        if (b < blocks) {
-            long at = rowOffset + (long) b * BYTES;
-            acc0 = block(w, at, x, xOffset + 32 * b).fma(FloatVector.broadcast(F, half(w, at)), acc0);
-        }
-        return acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+        return acc0.add(acc1).reduceLanes(VectorOperators.ADD) - 8 * offsets;
     }
 
-    /** Σ (q − 8) · x over one block, before the block scale. */
-    private static FloatVector block(MemorySegment w, long at, float[] x, int xAt) {
-        FloatVector lo = FloatVector.zero(F), hi = lo;
-        for (int j = 0; j < 16; j += L) {
-            IntVector q = bytesAsInts(w, at + 2 + j);
-            lo = toFloat(q.and(0xF).sub(8)).fma(FloatVector.fromArray(F, x, xAt + j), lo);
-            hi = toFloat(q.lanewise(VectorOperators.LSHR, 4).and(0xF).sub(8)).fma(FloatVector.fromArray(F, x, xAt + 16 + j), hi);
+    /**
+     * Σ q · x over one block, q the unsigned nibbles, in two chains. The high nibbles are taken as
+     * {@code byte & 0xF0}, that is 16 · q: masking alone, as for the low ones, with the exact 1/16 applied
+     * once to the sum.
+     */
+    private static FloatVector unsignedBlock(MemorySegment w, long at, float[] x, int xAt) {
+        IntVector q = bytesAsInts(w, at + 2);
+        FloatVector lo = toFloat(q.and(0xF)).mul(FloatVector.fromArray(F, x, xAt));
+        FloatVector hi = toFloat(q.and(0xF0)).mul(FloatVector.fromArray(F, x, xAt + 16));
+        for (int j = L; j < 16; j += L) {
+            q = bytesAsInts(w, at + 2 + j);
+            lo = toFloat(q.and(0xF)).fma(FloatVector.fromArray(F, x, xAt + j), lo);
+            hi = toFloat(q.and(0xF0)).fma(FloatVector.fromArray(F, x, xAt + 16 + j), hi);
         }
-        return lo.add(hi);
+        return hi.fma(SIXTEENTH, lo);
     }
 
     @Override

@@ -19,6 +19,35 @@ abstract class RowKernel {
     /** {@code Σ_c w[c] · x[xOffset + c]} over the {@code cols} values of the row at byte {@code rowOffset}. */
     abstract float dot(MemorySegment w, long rowOffset, float[] x, int xOffset, int cols);
 
+    /**
+     * The dot product of one row with the whole of x when decoding (one token row): what {@link Matmul} runs
+     * for every weight row. {@code xSums[b]} is the sum of x over columns [32b, 32b + 32) when
+     * {@link #usesBlockSums()}, else null; {@code scratch} is a per-worker buffer of {@link #SCRATCH} floats.
+     * By default the plain {@link #dot}; kernels that gain from either override it.
+     */
+    float decodeDot(MemorySegment w, long rowOffset, float[] x, int cols, float[] xSums, float[] scratch) {
+        return dot(w, rowOffset, x, 0, cols);
+    }
+
+    /** {@code into[b] = Σ x[xOffset + c]} over the columns c of each 32-column block b of [0, cols) (the last may be partial). */
+    static void blockSums(float[] x, int xOffset, int cols, float[] into) {
+        for (int b = 0; b < (cols + 31) / 32; b++) {
+            float s = 0;
+            for (int c = 32 * b, end = Math.min(cols, c + 32); c < end; c++) {
+                s += x[xOffset + c];
+            }
+            into[b] = s;
+        }
+    }
+
+    /** Floats of per-worker scratch that {@link #decodeDot} may use. */
+    static final int SCRATCH = 1024;
+
+    /** Whether {@link #decodeDot} needs the 32-column block sums of x (computed once per product, not per row). */
+    boolean usesBlockSums() {
+        return false;
+    }
+
     /** Decodes columns {@code [fromCol, toCol)}, both block-aligned, to {@code out[outOffset...]}. */
     abstract void dequantize(MemorySegment w, long rowOffset, int fromCol, int toCol, float[] out, int outOffset);
 

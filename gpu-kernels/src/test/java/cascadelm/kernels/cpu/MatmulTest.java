@@ -3,6 +3,11 @@ package cascadelm.kernels.cpu;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.util.Arrays;
 import java.util.Random;
 
 import org.junit.jupiter.api.AfterAll;
@@ -37,9 +42,15 @@ class MatmulTest {
     }
 
     private static void check(TensorType type, int rows, int cols, int n, long seed) {
+        check(type, rows, cols, n, seed, 0f);
+    }
+
+    /** As above with x drawn around {@code xMean} instead of 0. */
+    private static void check(TensorType type, int rows, int cols, int n, long seed, float xMean) {
         Random r = new Random(seed);
         float[] values = gaussian(r, rows * cols);
         float[] x = gaussian(r, n * cols);
+        for (int i = 0; i < x.length; i++) x[i] += xMean;
         Matrix w = Quantizer.matrix(type, values, rows, cols);
         double[] decoded = ReferenceDecoder.decode(type, Quantizer.quantize(type, values), rows * cols);
         float[] out = new float[n * rows];
@@ -66,6 +77,15 @@ class MatmulTest {
     void decodeMatchesFloat64Reference(TensorType type) {
         check(type, 67, 512, 1, 100 + type.ordinal());
         check(type, 9, 2048, 1, 200 + type.ordinal());
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = TensorType.class, names = {"F32", "F16", "BF16", "Q8_0", "Q4_0"})
+    void decodeWithOffsetActivations(TensorType type) {
+        // x far from zero mean: Q4_0 decoding subtracts 8 · d · Σx per block after the fact, which must not
+        // lose the result to cancellation. 1056 columns: an odd number of 32-value blocks (33).
+        check(type, 19, 1056, 1, 1000 + type.ordinal(), 40f);
+        check(type, 19, 1056, 1, 1100 + type.ordinal(), -300f);
     }
 
     @ParameterizedTest
@@ -132,6 +152,31 @@ class MatmulTest {
             // Each output is one task's work whichever thread runs it; the tolerance only covers a row
             // that the interpreter and compiled code reduce in different lane orders.
             assertArrayEquals(a, b, 1e-4f, type + " n=" + n);
+        }
+    }
+
+    @Test
+    void decodeReadsEveryHalfLikeTheJdk() {
+        // Row h holds the half with bits h at column h % 32 and zeros elsewhere; x is all ones, so out[h] is
+        // that half's value: every one of the 65,536 codes (subnormals, ±0, ±infinity, NaNs) at every
+        // position of a vector, against Float.float16ToFloat.
+        int rows = 1 << 16, cols = 32;
+        MemorySegment data = Arena.ofAuto().allocate(2L * rows * cols, 64);
+        for (int h = 0; h < rows; h++) {
+            data.set(ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), 2L * (h * cols + h % cols), (short) h);
+        }
+        float[] x = new float[cols];
+        Arrays.fill(x, 1f);
+        float[] out = new float[rows];
+        // Several rounds: the first runs interpreted, the later ones the C2 code with vector conversions.
+        for (int round = 0; round < 4; round++) {
+            TWO.matmul(new Matrix(TensorType.F16, data, rows, cols), x, out, 1);
+            for (int h = 0; h < rows; h++) {
+                float expected = Float.float16ToFloat((short) h);
+                int code = h, rnd = round;
+                assertTrue(Float.isNaN(expected) ? Float.isNaN(out[h]) : out[h] == expected,
+                        () -> "round " + rnd + ", half 0x" + Integer.toHexString(code) + ": " + out[code] + ", expected " + expected);
+            }
         }
     }
 

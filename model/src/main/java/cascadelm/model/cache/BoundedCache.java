@@ -16,13 +16,14 @@ abstract class BoundedCache implements KvCache {
     int rows;
     long seen;
 
-    BoundedCache(int layers, int kvHeads, int headDim, int sinks, int slots, boolean originalPositions) {
+    BoundedCache(int layers, int kvHeads, int headDim, int sinks, int slots, boolean originalPositions,
+                 RowStorage.Factory storage) {
         this.layers = layers;
         this.kvHeads = kvHeads;
         this.headDim = headDim;
         this.sinks = sinks;
         this.originalPositions = originalPositions;
-        this.store = new RowStore(layers, kvHeads, headDim, sinks + slots);
+        this.store = new RowStore(layers, kvHeads, headDim, sinks + slots, storage);
         this.order = new int[sinks + slots];
     }
 
@@ -38,8 +39,14 @@ abstract class BoundedCache implements KvCache {
         this.seen = o.seen;
     }
 
-    /** Adds the token at document index {@code t} (one row of the chunk) to one layer's state. */
-    abstract void insert(int layer, long t, float[] k, float[] v, int tokenRowOffset, float[] scoreByHead);
+    /** Adds the token at document index {@code t} (token {@code token} of the chunk) to one layer's state. */
+    abstract void insert(int layer, long t, int token, float[] scoreByHead);
+
+    /** {@link #insert} from host arrays, row {@code tokenRowOffset / kvDim} of them (for tests). */
+    void insert(int layer, long t, float[] k, float[] v, int tokenRowOffset, float[] scoreByHead) {
+        HostRowStorage.of(store.data).setChunk(k, v);
+        insert(layer, t, tokenRowOffset / (kvHeads * headDim), scoreByHead);
+    }
 
     /** Recomputes {@link #order} and {@link #rows} from layer 0's state once a chunk is committed. */
     abstract void rebuildOrder();
@@ -65,8 +72,18 @@ abstract class BoundedCache implements KvCache {
     }
 
     @Override
-    public void read(int layer, int kvHead, float[] k, float[] v) {
-        store.gather(layer, kvHead, order, rows, k, v);
+    public int[] attentionOrder() {
+        return order;
+    }
+
+    @Override
+    public boolean originalPositions() {
+        return originalPositions;
+    }
+
+    @Override
+    public RowStorage storage() {
+        return store.data;
     }
 
     @Override
@@ -75,11 +92,10 @@ abstract class BoundedCache implements KvCache {
     }
 
     @Override
-    public void append(int layer, float[] k, float[] v, int n) {
-        int kvDim = kvHeads * headDim;
+    public void append(int layer, int n) {
         float[] noScores = new float[kvHeads];
         for (int j = 0; j < n; j++) {
-            insert(layer, seen + j, k, v, j * kvDim, noScores);
+            insert(layer, seen + j, j, noScores);
         }
     }
 

@@ -22,18 +22,21 @@ public final class CascadingCache extends BoundedCache {
     private final int[][] stored;   // [layer][cascade]: entries held
     private final int[] sinksHeld;  // [layer]
 
-    // The entry travelling down the cascades while one token is inserted, per KV head.
-    private final float[][] carryKey, carryValue;
+    // The entry travelling down the cascades while one token is inserted, per KV head: its rows are the
+    // storage's carry; its position and score are here.
     private final int[] carryPosition;
     private final float[] carryScore;
-    private final float[] swapKey, swapValue;
 
     // The score request of the chunk in flight (one layer at a time).
     private AttentionScores pending;
     private int pendingLayer = -1, pendingRows, pendingChunk;
 
     public CascadingCache(int layers, int kvHeads, int heads, int headDim, CacheSettings s) {
-        super(layers, kvHeads, headDim, s.sinks(), s.size(), s.positions() == CacheSettings.Positions.ORIGINAL);
+        this(layers, kvHeads, heads, headDim, s, RowStorage.HOST);
+    }
+
+    public CascadingCache(int layers, int kvHeads, int heads, int headDim, CacheSettings s, RowStorage.Factory storage) {
+        super(layers, kvHeads, headDim, s.sinks(), s.size(), s.positions() == CacheSettings.Positions.ORIGINAL, storage);
         if (s.size() % s.cascades() != 0) {
             throw new IllegalArgumentException("cache-size " + s.size() + " must be divisible by cascades " + s.cascades());
         }
@@ -50,12 +53,8 @@ public final class CascadingCache extends BoundedCache {
         this.start = new int[layers][cascades];
         this.stored = new int[layers][cascades];
         this.sinksHeld = new int[layers];
-        this.carryKey = new float[kvHeads][headDim];
-        this.carryValue = new float[kvHeads][headDim];
         this.carryPosition = new int[kvHeads];
         this.carryScore = new float[kvHeads];
-        this.swapKey = new float[headDim];
-        this.swapValue = new float[headDim];
     }
 
     private CascadingCache(CascadingCache o) {
@@ -70,12 +69,8 @@ public final class CascadingCache extends BoundedCache {
         this.start = deepCopy(o.start);
         this.stored = deepCopy(o.stored);
         this.sinksHeld = o.sinksHeld.clone();
-        this.carryKey = new float[kvHeads][headDim];
-        this.carryValue = new float[kvHeads][headDim];
         this.carryPosition = new int[kvHeads];
         this.carryScore = new float[kvHeads];
-        this.swapKey = new float[headDim];
-        this.swapValue = new float[headDim];
     }
 
     /**
@@ -101,8 +96,7 @@ public final class CascadingCache extends BoundedCache {
     }
 
     @Override
-    public void append(int layer, float[] k, float[] v, int n) {
-        int kvDim = kvHeads * headDim;
+    public void append(int layer, int n) {
         boolean scored = pending != null && pendingLayer == layer;
         if (scored && (pendingChunk != n || pendingRows != rows)) {
             throw new IllegalStateException("scores were requested for another chunk");
@@ -113,7 +107,7 @@ public final class CascadingCache extends BoundedCache {
             if (scored) {
                 for (int g = 0; g < kvHeads; g++) initial[g] = reduced(g, rows + j, rows + n);
             }
-            insert(layer, seen + j, k, v, j * kvDim, initial);
+            insert(layer, seen + j, j, initial);
         }
         if (scored) pendingLayer = -1;
     }
@@ -144,9 +138,9 @@ public final class CascadingCache extends BoundedCache {
     }
 
     @Override
-    void insert(int layer, long t, float[] k, float[] v, int offset, float[] scoreByHead) {
+    void insert(int layer, long t, int token, float[] scoreByHead) {
         if (t < sinks) {
-            for (int g = 0; g < kvHeads; g++) store.put(layer, g, (int) t, k, v, offset, (int) t, 0f);
+            for (int g = 0; g < kvHeads; g++) store.put(layer, g, (int) t, token, (int) t, 0f);
             sinksHeld[layer] = (int) t + 1;
             return;
         }
@@ -154,8 +148,7 @@ public final class CascadingCache extends BoundedCache {
         // Eager fill (§2): while the document still fits every slot, every step is every cascade's beat.
         boolean eager = eagerFill && t < (long) sinks + (long) cascades * width;
         for (int g = 0; g < kvHeads; g++) {
-            System.arraycopy(k, offset + g * headDim, carryKey[g], 0, headDim);
-            System.arraycopy(v, offset + g * headDim, carryValue[g], 0, headDim);
+            store.data.carryFromChunk(layer, g, token);
             carryPosition[g] = (int) t;
             carryScore[g] = scoreByHead[g];
         }
@@ -192,14 +185,11 @@ public final class CascadingCache extends BoundedCache {
     private void writeCarry(int layer, int row, boolean swap) {
         for (int g = 0; g < kvHeads; g++) {
             if (swap) {
-                float[] keys = store.keys[layer][g], values = store.values[layer][g];
-                System.arraycopy(keys, row * headDim, swapKey, 0, headDim);
-                System.arraycopy(values, row * headDim, swapValue, 0, headDim);
                 int position = store.positions[layer][g][row];
                 float score = store.scores[layer][g][row];
-                writeOne(layer, g, row);
-                System.arraycopy(swapKey, 0, carryKey[g], 0, headDim);
-                System.arraycopy(swapValue, 0, carryValue[g], 0, headDim);
+                store.data.swapCarry(layer, g, row, carryPosition[g]);
+                store.positions[layer][g][row] = carryPosition[g];
+                store.scores[layer][g][row] = carryScore[g];
                 carryPosition[g] = position;
                 carryScore[g] = score;
             } else {
@@ -209,8 +199,7 @@ public final class CascadingCache extends BoundedCache {
     }
 
     private void writeOne(int layer, int g, int row) {
-        System.arraycopy(carryKey[g], 0, store.keys[layer][g], row * headDim, headDim);
-        System.arraycopy(carryValue[g], 0, store.values[layer][g], row * headDim, headDim);
+        store.data.carryToRow(layer, g, row, carryPosition[g]);
         store.positions[layer][g][row] = carryPosition[g];
         store.scores[layer][g][row] = carryScore[g];
     }

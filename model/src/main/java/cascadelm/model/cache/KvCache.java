@@ -25,8 +25,22 @@ public interface KvCache {
     /** Rotary position of the first token of the next chunk; the chunk's tokens follow consecutively. */
     int nextPosition();
 
-    /** Copies the un-rotated keys and the values of rows [0, rows()) of one layer and KV head, row-major. */
-    void read(int layer, int kvHead, float[] keys, float[] values);
+    /** Copies the un-rotated keys and the values of rows [0, rows()) of one layer and KV head, row-major (host rows only). */
+    default void read(int layer, int kvHead, float[] keys, float[] values) {
+        HostRowStorage.of(storage()).gather(layer, kvHead, attentionOrder(), rows(), keys, values);
+    }
+
+    /** Storage rows in attention order: the i-th row attention sees, i < rows(); the same in every layer and head. */
+    int[] attentionOrder();
+
+    /**
+     * True when cached keys are rotated at their tokens' own document positions (as stored beside the rows),
+     * false when row i of the attention order is rotated at position i.
+     */
+    boolean originalPositions();
+
+    /** Where the key and value rows live. */
+    RowStorage storage();
 
     /**
      * The attention-probability sums this policy needs for a chunk of {@code n} queries at this layer, or
@@ -34,8 +48,17 @@ public interface KvCache {
      */
     AttentionScores scoreRequest(int layer, int n);
 
-    /** Stores the chunk's un-rotated keys and values, {@code n × kvHeads × headDim} each, of one layer. */
-    void append(int layer, float[] keys, float[] values, int n);
+    /** Stores the chunk's un-rotated keys and values, {@code n × kvHeads × headDim} each, of one layer (host rows). */
+    default void append(int layer, float[] keys, float[] values, int n) {
+        HostRowStorage.of(storage()).setChunk(keys, values);
+        append(layer, n);
+    }
+
+    /**
+     * Stores one layer's rows of the chunk of {@code n} tokens that the storage holds as its current chunk (for
+     * host storage, set by {@link #append(int, float[], float[], int)}; the device storage reads the session's).
+     */
+    void append(int layer, int n);
 
     /** Ends a chunk once every layer has appended it. */
     void commit(int n);
@@ -45,6 +68,11 @@ public interface KvCache {
 
     /** Bytes of key, value and bookkeeping memory this cache holds now. */
     long bytes();
+
+    /** Frees the rows' memory now when the garbage collector does not manage it (device memory); the cache is unusable after. */
+    default void release() {
+        storage().release();
+    }
 
     /** An independent copy of the current state (a document read once, answered many times). */
     KvCache copy();

@@ -11,11 +11,17 @@ public class SinkCache extends BoundedCache {
     private final String description;
 
     public SinkCache(int layers, int kvHeads, int headDim, int sinks, int window, boolean originalPositions) {
-        this(layers, kvHeads, headDim, sinks, window, originalPositions, "sink(S=" + sinks + ",M=" + window + ")");
+        this(layers, kvHeads, headDim, sinks, window, originalPositions, RowStorage.HOST);
     }
 
-    SinkCache(int layers, int kvHeads, int headDim, int sinks, int window, boolean originalPositions, String description) {
-        super(layers, kvHeads, headDim, sinks, window, originalPositions);
+    public SinkCache(int layers, int kvHeads, int headDim, int sinks, int window, boolean originalPositions,
+                     RowStorage.Factory storage) {
+        this(layers, kvHeads, headDim, sinks, window, originalPositions, "sink(S=" + sinks + ",M=" + window + ")", storage);
+    }
+
+    SinkCache(int layers, int kvHeads, int headDim, int sinks, int window, boolean originalPositions, String description,
+              RowStorage.Factory storage) {
+        super(layers, kvHeads, headDim, sinks, window, originalPositions, storage);
         if (window < 1) throw new IllegalArgumentException("window must be at least 1, got " + window);
         this.window = window;
         this.start = new int[layers];
@@ -32,7 +38,7 @@ public class SinkCache extends BoundedCache {
     }
 
     @Override
-    void insert(int layer, long t, float[] k, float[] v, int offset, float[] scoreByHead) {
+    void insert(int layer, long t, int token, float[] scoreByHead) {
         int row;
         if (t < sinks) {
             row = (int) t;
@@ -43,7 +49,7 @@ public class SinkCache extends BoundedCache {
             start[layer] = (start[layer] + 1) % window;
         }
         for (int h = 0; h < kvHeads; h++) {
-            store.put(layer, h, row, k, v, offset, (int) t, 0f);
+            store.put(layer, h, row, token, (int) t, 0f);
         }
     }
 

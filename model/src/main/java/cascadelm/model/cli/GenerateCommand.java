@@ -1,16 +1,14 @@
 package cascadelm.model.cli;
 
 import cascadelm.kernels.Backend;
-import cascadelm.kernels.cpu.CpuBackend;
 import cascadelm.model.cache.CacheSettings;
-import cascadelm.model.cache.Caches;
 import cascadelm.model.cache.KvCache;
-import cascadelm.model.llama.ModelConfig;
 import cascadelm.model.generate.Generator;
 import cascadelm.model.generate.Prompts;
 import cascadelm.model.generate.Sampler;
 import cascadelm.model.llama.LlamaModel;
-import cascadelm.model.llama.Session;
+import cascadelm.model.llama.ModelSession;
+import cascadelm.model.llama.ModelSessions;
 import cascadelm.model.tokenizer.Tokenizer;
 import cascadelm.model.tokenizer.UnsupportedChatTemplateException;
 import picocli.CommandLine.ArgGroup;
@@ -41,6 +39,9 @@ final class GenerateCommand implements Callable<Integer> {
 
     @Mixin
     CacheOptions cacheOptions;
+
+    @Mixin
+    BackendOptions backendOptions;
 
     @ArgGroup(exclusive = true, multiplicity = "1")
     PromptSource prompt;
@@ -91,7 +92,7 @@ final class GenerateCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         try (LlamaModel model = modelOptions.open();
-             Backend backend = new CpuBackend(threads)) {
+             Backend backend = backendOptions.open(threads, err)) {
             Tokenizer tokenizer = model.tokenizer();
             int[] tokens;
             try {
@@ -99,26 +100,32 @@ final class GenerateCommand implements Callable<Integer> {
             } catch (UnsupportedChatTemplateException e) {
                 throw new Main.UsageException("--chat is not supported for this model: " + e.getMessage());
             }
-            ModelConfig c = model.config();
-            KvCache cache = Caches.create(settings, c.layers(), c.heads(), c.kvHeads(), c.headDim(),
-                    tokens.length + maxTokens);
-            Session session = new Session(model, backend, cache, Math.min(settings.stride(), tokens.length));
-            Tokenizer.StreamingDecoder decoder = tokenizer.streamingDecoder();
-            Generator.Result r = Generator.generate(session, tokens, new Sampler(temperature, topK, topP, seed),
-                    maxTokens, tokenizer.stopTokens(), token -> {
-                        out.print(decoder.accept(token));
-                        out.flush();
-                    }, new ProgressLine(err, "prefill", tokens.length, ProgressLine.stderrIsTerminal()));
-            out.println(decoder.flush());
-            out.flush();
-            err.println(String.format(Locale.ROOT,
-                    "tokens in %d, out %d (%s) | prefill %.1f tok/s | decode %.1f tok/s | %s | %s",
-                    r.promptTokens(), r.tokens().length,
-                    r.stop() == Generator.Stop.STOP_TOKEN ? "stop token" : "max tokens",
-                    r.prefillTokensPerSecond(), r.decodeTokensPerSecond(), cache.describe(), backend.name()));
-            err.flush();
+            KvCache cache = ModelSessions.cache(backend, settings, model.config(), tokens.length + maxTokens);
+            try (ModelSession session = ModelSessions.open(model, backend, cache, Math.min(settings.stride(), tokens.length))) {
+                generate(session, tokenizer, tokens, backend.name(), out, err);
+            } finally {
+                cache.release();
+            }
         }
         return 0;
+    }
+
+    private void generate(ModelSession session, Tokenizer tokenizer, int[] tokens, String backendName, PrintWriter out,
+                          PrintWriter err) {
+        Tokenizer.StreamingDecoder decoder = tokenizer.streamingDecoder();
+        Generator.Result r = Generator.generate(session, tokens, new Sampler(temperature, topK, topP, seed),
+                maxTokens, tokenizer.stopTokens(), token -> {
+                    out.print(decoder.accept(token));
+                    out.flush();
+                }, new ProgressLine(err, "prefill", tokens.length, ProgressLine.stderrIsTerminal()));
+        out.println(decoder.flush());
+        out.flush();
+        err.println(String.format(Locale.ROOT,
+                "tokens in %d, out %d (%s) | prefill %.1f tok/s | decode %.1f tok/s | %s | %s",
+                r.promptTokens(), r.tokens().length,
+                r.stop() == Generator.Stop.STOP_TOKEN ? "stop token" : "max tokens",
+                r.prefillTokensPerSecond(), r.decodeTokensPerSecond(), session.cache().describe(), backendName));
+        err.flush();
     }
 
     private void validate() {

@@ -1,6 +1,6 @@
 package cascadelm.model.generate;
 
-import cascadelm.model.llama.Session;
+import cascadelm.model.llama.ModelSession;
 
 import java.util.Set;
 import java.util.function.IntConsumer;
@@ -29,12 +29,12 @@ public final class Generator {
     }
 
     /** Feeds tokens through the session in chunks; returns the last token's logits. */
-    public static float[] prefill(Session session, int[] prompt) {
+    public static float[] prefill(ModelSession session, int[] prompt) {
         return prefill(session, prompt, done -> { });
     }
 
     /** As {@link #prefill(Session, int[])}, telling {@code progress} how many tokens are done after each chunk. */
-    public static float[] prefill(Session session, int[] prompt, IntConsumer progress) {
+    public static float[] prefill(ModelSession session, int[] prompt, IntConsumer progress) {
         if (prompt.length == 0) throw new IllegalArgumentException("the prompt has no tokens");
         float[] logits = null;
         for (int start = 0; start < prompt.length; start += session.maxChunk()) {
@@ -49,13 +49,13 @@ public final class Generator {
      * Generates up to {@code maxTokens} tokens after the prompt, handing each to {@code onToken} as it is
      * made. A stop token ends generation and is not reported.
      */
-    public static Result generate(Session session, int[] prompt, Sampler sampler, int maxTokens,
+    public static Result generate(ModelSession session, int[] prompt, Sampler sampler, int maxTokens,
                                   Set<Integer> stopTokens, IntConsumer onToken) {
         return generate(session, prompt, sampler, maxTokens, stopTokens, onToken, done -> { });
     }
 
     /** As above, reporting prefill progress (prompt tokens done) to {@code prefillProgress}. */
-    public static Result generate(Session session, int[] prompt, Sampler sampler, int maxTokens,
+    public static Result generate(ModelSession session, int[] prompt, Sampler sampler, int maxTokens,
                                   Set<Integer> stopTokens, IntConsumer onToken, IntConsumer prefillProgress) {
         if (maxTokens < 0) throw new IllegalArgumentException("max tokens must be ≥ 0, got " + maxTokens);
         long t0 = System.nanoTime();

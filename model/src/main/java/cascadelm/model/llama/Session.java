@@ -5,11 +5,12 @@ import cascadelm.kernels.Backend;
 import cascadelm.model.cache.KvCache;
 
 /**
- * One reading of one token stream through a model: the KV cache and the activation buffers, apart from
- * the weights (one {@link LlamaModel} serves many sessions). Tokens go through {@link #forward} in chunks;
- * a chunk's queries attend to what the cache holds plus the chunk itself, then the chunk enters the cache.
+ * One reading of one token stream through a model on a host-array {@link Backend} (the CPU): the KV cache and
+ * the activation buffers, apart from the weights (one {@link LlamaModel} serves many sessions). Tokens go
+ * through {@link #forward} in chunks; a chunk's queries attend to what the cache holds plus the chunk itself,
+ * then the chunk enters the cache.
  */
-public final class Session {
+public final class Session implements ModelSession {
     private final LlamaModel model;
     private final ModelConfig c;
     private final Backend backend;
@@ -46,15 +47,18 @@ public final class Session {
         values = new float[c.kvHeads()][0];
     }
 
+    @Override
     public KvCache cache() {
         return cache;
     }
 
     /** Continues from another cache state (a copy of a snapshot); the caller keeps the original. */
+    @Override
     public void setCache(KvCache cache) {
         this.cache = cache;
     }
 
+    @Override
     public int maxChunk() {
         return maxChunk;
     }
@@ -64,6 +68,7 @@ public final class Session {
      * reused by the next call), or, with {@code allLogits}, writes every token's logits into
      * {@code allOut[n × vocab]} and returns that.
      */
+    @Override
     public float[] forward(int[] tokens, int offset, int n, float[] allOut) {
         if (n < 1 || n > maxChunk) throw new IllegalArgumentException("chunk of " + n + " tokens, limit " + maxChunk);
         int dim = c.dim();

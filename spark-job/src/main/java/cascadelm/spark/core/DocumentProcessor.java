@@ -2,12 +2,13 @@ package cascadelm.spark.core;
 
 import cascadelm.model.cache.CacheSettings;
 import cascadelm.model.cache.Caches;
+import cascadelm.model.llama.ModelSession;
+import cascadelm.model.llama.ModelSessions;
 import cascadelm.model.cache.KvCache;
 import cascadelm.model.generate.Generator;
 import cascadelm.model.generate.Prompts;
 import cascadelm.model.generate.Sampler;
 import cascadelm.model.llama.ModelConfig;
-import cascadelm.model.llama.Session;
 import cascadelm.model.tokenizer.Tokenizer;
 
 import java.util.ArrayList;
@@ -34,7 +35,9 @@ public final class DocumentProcessor {
         this.settings = settings;
         this.cacheSettings = settings.cache();
         this.listener = listener;
-        this.cacheDescription = newCache(1).describe();
+        ModelConfig c = open.model().config();
+        // Described from a host-side twin: the real caches may live in GPU memory.
+        this.cacheDescription = Caches.create(cacheSettings, c.layers(), c.heads(), c.kvHeads(), c.headDim(), 1).describe();
     }
 
     public List<ResultRow> process(Document doc, List<TaskSpec> tasks) {
@@ -61,7 +64,7 @@ public final class DocumentProcessor {
         Tokenizer tokenizer = open.model().tokenizer();
         int[] document;
         List<int[]> prompts = new ArrayList<>(tasks.size());
-        Session session;
+        ModelSession session = null;
         long prefillNanos;
         try {
             document = Prompts.plain(tokenizer, settings.documentPrefix(doc.title()) + doc.text());
@@ -78,12 +81,16 @@ public final class DocumentProcessor {
             }
             // A chunk buffer as long as the stride needs (maxChunk × model width floats, several of them);
             // short documents get a smaller one.
-            session = new Session(open.model(), open.backend(), newCache(document.length),
+            session = ModelSessions.open(open.model(), open.backend(), newCache(document.length),
                     Math.min(cacheSettings.stride(), longest));
             long t0 = System.nanoTime();
             Generator.prefill(session, document);
             prefillNanos = System.nanoTime() - t0;
         } catch (RuntimeException | OutOfMemoryError | StackOverflowError e) {
+            if (session != null) {
+                session.cache().release();
+                session.close();
+            }
             return new Outcome(errors(doc.docId(), tasks, "reading the document failed: " + message(e)), 0);
         }
 
@@ -110,8 +117,13 @@ public final class DocumentProcessor {
                 tokensRead += prompt.length;
             } catch (RuntimeException | OutOfMemoryError | StackOverflowError e) {
                 rows.add(error(task.key(doc.docId()), "task failed: " + message(e)));
+            } finally {
+                // GPU caches hold device memory: each task's copy goes as soon as the task is done.
+                if (session.cache() != snapshot) session.cache().release();
             }
         }
+        snapshot.release();
+        session.close();
         return new Outcome(rows, tokensRead);
     }
 
@@ -142,7 +154,7 @@ public final class DocumentProcessor {
     private KvCache newCache(int documentTokens) {
         ModelConfig c = open.model().config();
         int expected = documentTokens + Math.max(settings.summaryMaxTokens(), settings.answerMaxTokens()) + 64;
-        return Caches.create(cacheSettings, c.layers(), c.heads(), c.kvHeads(), c.headDim(), expected);
+        return ModelSessions.cache(open.backend(), cacheSettings, c, expected);
     }
 
     private List<ResultRow> errors(String docId, List<TaskSpec> tasks, String reason) {

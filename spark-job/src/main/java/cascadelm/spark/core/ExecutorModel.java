@@ -1,7 +1,8 @@
 package cascadelm.spark.core;
 
 import cascadelm.kernels.Backend;
-import cascadelm.kernels.cpu.CpuBackend;
+import cascadelm.kernels.Backends;
+import cascadelm.kernels.cuda.CudaUnavailableException;
 import cascadelm.model.llama.LlamaModel;
 
 import java.io.IOException;
@@ -14,11 +15,11 @@ import java.util.concurrent.ConcurrentHashMap;
 /**
  * The models open in this JVM: each is opened (memory-mapped) once, on first use, and then serves every
  * task the executor runs, for the life of the JVM. Keyed by the model file and the settings that decide how
- * it is opened (backend, threads); cache settings only shape each document's cache, so jobs that differ in
- * them share one open model.
+ * it is opened (backend, GPU ordinal, threads); cache settings only shape each document's cache, so jobs that differ
+ * in them share one open model. The GPU is the one Spark assigned to the task ({@link GpuAssignment}).
  */
 public final class ExecutorModel {
-    private record Key(Path model, String backend, int threads) {
+    private record Key(Path model, String backend, int device, int threads) {
     }
 
     private static final Map<Key, OpenModel> OPEN = new ConcurrentHashMap<>();
@@ -28,7 +29,8 @@ public final class ExecutorModel {
 
     /** The model the settings name, opened at {@code modelFile} (the settings' path as this node sees it). */
     public static OpenModel get(Path modelFile, JobSettings settings) {
-        Key key = new Key(modelFile.toAbsolutePath().normalize(), settings.backend(), settings.threads());
+        Key key = new Key(modelFile.toAbsolutePath().normalize(), settings.backend(),
+                settings.backend().equals("cpu") ? 0 : GpuAssignment.ordinal(settings), settings.threads());
         return OPEN.computeIfAbsent(key, ExecutorModel::open);
     }
 
@@ -42,7 +44,7 @@ public final class ExecutorModel {
      */
     public static void check(Path modelFile, JobSettings settings) throws IOException {
         requireReadable(modelFile);
-        backendFor(settings).close();
+        backendFor(settings.backend(), settings.device(), settings.threads(), reason -> { }).close();
         LlamaModel.open(modelFile).close();
     }
 
@@ -50,29 +52,25 @@ public final class ExecutorModel {
         try {
             requireReadable(key.model());
             LlamaModel model = LlamaModel.open(key.model());
-            Backend backend = backendFor(key.backend(), key.threads());
-            // Straight to stderr, once per JVM: it lands in each executor's log whatever logging the cluster
-            // runs, and says which backend the documents go to (DESIGN.md: the CPU fallback is announced).
+            StringBuilder fallback = new StringBuilder();
+            Backend backend = backendFor(key.backend(), key.device(), key.threads(), reason -> fallback.append(" (").append(reason).append(")"));
+            // Straight to stderr, once per JVM and backend: it lands in each executor's log whatever logging the
+            // cluster runs, and says which backend the documents go to (DESIGN.md: the CPU fallback is announced).
             System.err.println("cascade-lm: opened " + key.model() + " on the " + backend.name() + " backend"
-                    + (key.backend().equals("auto") ? " (auto: no GPU backend in this build)" : "")
-                    + ", pid " + ProcessHandle.current().pid());
+                    + fallback + ", pid " + ProcessHandle.current().pid());
             return new OpenModel(model, backend, key.model().getFileName().toString());
         } catch (IOException e) {
             throw new UncheckedIOException("cannot open model " + key.model() + ": " + e.getMessage(), e);
         }
     }
 
-    private static Backend backendFor(JobSettings s) {
-        return backendFor(s.backend(), s.threads());
-    }
-
-    private static Backend backendFor(String name, int threads) {
-        return switch (name) {
-            // The CUDA backend is a later issue; until it lands "auto" means the CPU, and asking for the GPU
-            // explicitly is an error rather than a silent fallback (DESIGN.md, GPU path).
-            case "cuda" -> throw new ModelUnavailableException("backend cuda: this build has no CUDA backend yet; use backend=cpu or auto");
-            default -> new CpuBackend(threads);
-        };
+    private static Backend backendFor(String name, int device, int threads, java.util.function.Consumer<String> fallback) {
+        try {
+            return Backends.open(name, device, threads, fallback);
+        } catch (CudaUnavailableException e) {
+            // Asking for the GPU explicitly and not getting it is an error, never a silent fallback (DESIGN.md).
+            throw new ModelUnavailableException(e.getMessage());
+        }
     }
 
     private static void requireReadable(Path p) {

@@ -52,6 +52,8 @@ public final class JobSettings implements Serializable {
             new Definition("model", "sample-data/models/tiny-random-llama3.Q8_0.gguf",
                     "GGUF model file; a path every node sees, or a file name shipped with spark-submit --files"),
             new Definition("backend", "auto", "auto (the GPU when Spark assigned one and the CUDA backend exists, else cpu) | cpu | cuda"),
+            new Definition("device", "0", "GPU ordinal for the CUDA backend when Spark assigned the task no GPU "
+                    + "(spark.task.resource.gpu.amount); an assigned GPU address wins", 0, 1023),
             new Definition("threads", "0", "CPU backend threads per executor; 0 = all cores the JVM sees", 0, 4096),
             new Definition("summary-max-tokens", "256", "most tokens generated for a summary", 0, MAX_GENERATED_TOKENS),
             new Definition("answer-max-tokens", "64", "most tokens generated for an answer", 0, MAX_GENERATED_TOKENS),
@@ -178,6 +180,10 @@ public final class JobSettings implements Serializable {
 
     public String backend() {
         return get("backend").trim().toLowerCase(Locale.ROOT);
+    }
+
+    public int device() {
+        return integer("device");
     }
 
     public int threads() {

@@ -1,0 +1,5 @@
+// The one PTX module the CUDA backend loads: every kernel source, compiled together.
+#include "elementwise.cu"
+#include "matvec.cu"
+#include "attention.cu"
+#include "cache.cu"

@@ -1,0 +1,252 @@
+package cascadelm.kernels.cuda;
+
+import cascadelm.kernels.AttentionScores;
+import cascadelm.kernels.Matrix;
+import cascadelm.kernels.Quantizer;
+import cascadelm.kernels.ReferenceDecoder;
+import cascadelm.kernels.Rope;
+import cascadelm.kernels.TensorType;
+import cascadelm.kernels.cpu.CpuBackend;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+import java.lang.foreign.Arena;
+import java.util.Arrays;
+import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * Each CUDA kernel against an independent reference (float64, or the CPU backend) on fresh random inputs, with
+ * device outputs poisoned with NaN before every kernel so an unwritten element fails. Tolerances are relative to
+ * the sum of absolute terms: 2e-5 for float32 math, 4e-3 where activations are rounded to float16 (GEMM path),
+ * 1.6e-2 where they are rounded to bfloat16. Skipped where no CUDA driver and GPU are present.
+ */
+@Tag("gpu")
+class CudaKernelsTest {
+    static CudaBackend gpu;
+    static CpuBackend cpu;
+    static String unavailable;
+    final Random random = new Random(System.nanoTime());
+
+    @BeforeAll
+    static void open() {
+        unavailable = CudaDevice.unavailableReason(0);
+        if (unavailable != null) return;
+        gpu = CudaBackend.open(0);
+        gpu.poisonOutputs(true);
+        cpu = new CpuBackend(2);
+    }
+
+    @BeforeEach
+    void needsAGpu() {
+        assumeTrue(unavailable == null, "no usable GPU: " + unavailable);
+    }
+
+    @AfterAll
+    static void close() {
+        if (gpu != null) gpu.close();
+        if (cpu != null) cpu.close();
+    }
+
+    private float[] randoms(int n) {
+        float[] a = new float[n];
+        for (int i = 0; i < n; i++) a[i] = (float) random.nextGaussian();
+        return a;
+    }
+
+    private static void assertClose(double[] expected, double[] bound, float[] actual, double tolerance, String what) {
+        for (int i = 0; i < expected.length; i++) {
+            assertTrue(!Float.isNaN(actual[i]), what + ": element " + i + " is NaN");
+            double err = Math.abs(actual[i] - expected[i]);
+            assertTrue(err <= tolerance * bound[i] + 1e-30, what + ": element " + i + " is " + actual[i] + ", expected "
+                    + expected[i] + " (|Δ| " + err + " > " + tolerance + " × " + bound[i] + ")");
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(TensorType.class)
+    void matrixProductsMatchFloat64ForEveryTypeAndChunkSize(TensorType type) {
+        int rows = 72, cols = 512;
+        try (Arena arena = Arena.ofConfined()) {
+            Matrix w = Quantizer.matrix(arena, type, randoms(rows * cols), rows, cols);
+            byte[] bytes = w.data().asSlice(0, rows * w.rowBytes()).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
+            double[] weights = ReferenceDecoder.decode(type, bytes, rows * cols);
+            for (int n : new int[]{1, 3, 7, CudaKernels.MATVEC_MAX_ROWS, 40}) {
+                float[] x = randoms(n * cols);
+                double[] expected = new double[n * rows], bound = new double[n * rows];
+                for (int t = 0; t < n; t++) {
+                    for (int r = 0; r < rows; r++) {
+                        double s = 0, b = 0;
+                        for (int c = 0; c < cols; c++) {
+                            double term = weights[r * cols + c] * x[t * cols + c];
+                            s += term;
+                            b += Math.abs(term);
+                        }
+                        expected[t * rows + r] = s;
+                        bound[t * rows + r] = b;
+                    }
+                }
+                float[] out = new float[n * rows];
+                Arrays.fill(out, Float.NaN);
+                gpu.matmul(w, x, out, n);
+                double tolerance = n <= CudaKernels.MATVEC_MAX_ROWS || type == TensorType.F32 ? 2e-5
+                        : type == TensorType.BF16 ? 1.6e-2 : 4e-3;
+                assertClose(expected, bound, out, tolerance, type + " n=" + n);
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(TensorType.class)
+    void embeddingRowsDecodeExactly(TensorType type) {
+        int rows = 9, cols = 256;
+        try (Arena arena = Arena.ofConfined()) {
+            Matrix w = Quantizer.matrix(arena, type, randoms(rows * cols), rows, cols);
+            for (int row : new int[]{0, 4, rows - 1}) {
+                float[] expected = new float[cols + 3], actual = new float[cols + 3];
+                Arrays.fill(actual, Float.NaN);
+                cpu.dequantizeRow(w, row, expected, 3);
+                gpu.dequantizeRow(w, row, actual, 3);
+                for (int c = 0; c < cols; c++) {
+                    assertEquals(expected[3 + c], actual[3 + c], 1e-6 * Math.abs(expected[3 + c]), type + " row " + row + " col " + c);
+                }
+            }
+        }
+    }
+
+    @Test
+    void rmsNormMatchesFloat64() {
+        int n = 5, dim = 1000;
+        float[] x = randoms(n * dim), w = randoms(dim), out = new float[n * dim];
+        Arrays.fill(out, Float.NaN);
+        gpu.rmsNorm(x, w, out, n, dim, 1e-5f);
+        double[] expected = new double[n * dim], bound = new double[n * dim];
+        for (int t = 0; t < n; t++) {
+            double ss = 0;
+            for (int i = 0; i < dim; i++) ss += (double) x[t * dim + i] * x[t * dim + i];
+            double inv = 1 / Math.sqrt(ss / dim + 1e-5);
+            for (int i = 0; i < dim; i++) {
+                expected[t * dim + i] = x[t * dim + i] * inv * w[i];
+                bound[t * dim + i] = Math.abs(expected[t * dim + i]) + 1e-6;
+            }
+        }
+        assertClose(expected, bound, out, 1e-5, "rmsnorm");
+    }
+
+    @Test
+    void ropeMatchesTheCpuBackendInBothLayoutsWithLlama3Scaling() {
+        for (boolean neox : new boolean[]{false, true}) {
+            for (Rope rope : new Rope[]{Rope.standard(64, 10000, neox), Rope.llama3(64, 500000, neox, 8, 1, 4, 8192),
+                    Rope.standard(32, 10000, neox)}) {
+                int n = 6, heads = 3, hd = 64;
+                float[] x = randoms(n * heads * hd);
+                int[] positions = {0, 1, 17, 4095, 70000, 1_000_000};
+                float[] a = x.clone(), b = x.clone();
+                cpu.rope(a, n, heads, hd, positions, rope);
+                gpu.rope(b, n, heads, hd, positions, rope);
+                double[] expected = new double[a.length], bound = new double[a.length];
+                for (int i = 0; i < a.length; i++) {
+                    expected[i] = a[i];
+                    bound[i] = 1;   // |rotated| ≤ |pair|: absolute 2e-6 against unit-scale inputs
+                }
+                assertClose(expected, bound, b, 2e-6, "rope neox=" + neox + " dims=" + rope.rotaryDims());
+            }
+        }
+    }
+
+    @Test
+    void softmaxSwiGluAndAddMatchFloat64() {
+        int len = 3001;
+        float[] x = randoms(len + 10), y = x.clone();
+        gpu.softmax(y, 5, len);
+        double max = Double.NEGATIVE_INFINITY, sum = 0;
+        for (int i = 5; i < 5 + len; i++) max = Math.max(max, x[i]);
+        for (int i = 5; i < 5 + len; i++) sum += Math.exp(x[i] - max);
+        for (int i = 0; i < x.length; i++) {
+            double e = i < 5 || i >= 5 + len ? x[i] : Math.exp(x[i] - max) / sum;
+            assertEquals(e, y[i], 1e-6 * Math.abs(e) + 1e-9, "softmax " + i);
+        }
+        float[] g = randoms(len), u = randoms(len), gg = g.clone();
+        gpu.swiGlu(gg, u, len);
+        for (int i = 0; i < len; i++) {
+            double e = g[i] / (1 + Math.exp(-g[i])) * u[i];
+            assertEquals(e, gg[i], 1e-6 * Math.abs(e) + 1e-7, "swiglu " + i);
+        }
+        float[] a = randoms(len), b = randoms(len), aa = a.clone();
+        gpu.add(aa, b, len);
+        for (int i = 0; i < len; i++) assertEquals(a[i] + b[i], aa[i], 0f, "add " + i);
+    }
+
+    @Test
+    void attentionWithScoresMatchesTheCpuBackend() {
+        // Fewer than GEMM_ATTENTION_MIN_QUERIES queries run the per-query kernel, more the cuBLAS path: both here.
+        for (int[] shape : new int[][]{{1, 40, 8, 2, 64}, {9, 9, 4, 4, 32}, {13, 300, 8, 2, 128}, {5, 70, 6, 3, 16},
+                {40, 100, 8, 2, 64}, {64, 64, 4, 4, 32}, {33, 500, 6, 3, 128}}) {
+            int nQ = shape[0], nKeys = shape[1], heads = shape[2], kvHeads = shape[3], hd = shape[4];
+            float[] q = randoms(nQ * heads * hd);
+            float[][] k = new float[kvHeads][], v = new float[kvHeads][];
+            for (int g = 0; g < kvHeads; g++) {
+                k[g] = randoms(nKeys * hd);
+                v[g] = randoms(nKeys * hd);
+            }
+            float[] byQuery = new float[nQ], byDistance = new float[nQ];
+            for (int i = 0; i < nQ; i++) {
+                byQuery[i] = (float) (0.1 * Math.pow(0.9, nQ - 1 - i));
+                byDistance[i] = (float) (0.1 * Math.pow(0.9, i));
+            }
+            AttentionScores cs = new AttentionScores(byQuery, byDistance, new float[heads * nKeys]);
+            AttentionScores gs = new AttentionScores(byQuery, byDistance, new float[heads * nKeys]);
+            float[] co = new float[nQ * heads * hd], go = new float[nQ * heads * hd];
+            Arrays.fill(go, Float.NaN);
+            float scale = (float) (1 / Math.sqrt(hd));
+            cpu.attention(q, nQ, heads, kvHeads, hd, k, v, nKeys, scale, co, cs);
+            gpu.attention(q, nQ, heads, kvHeads, hd, k, v, nKeys, scale, go, gs);
+            double[] e = new double[co.length], bound = new double[co.length];
+            for (int i = 0; i < co.length; i++) {
+                e[i] = co[i];
+                bound[i] = 1;   // outputs are convex combinations of unit-scale values
+            }
+            String what = "attention " + Arrays.toString(shape);
+            assertClose(e, bound, go, 2e-5, what);
+            double[] es = new double[cs.out().length], sb = new double[es.length];
+            for (int i = 0; i < es.length; i++) {
+                es[i] = cs.out()[i];
+                sb[i] = 1e-2;   // sums of at most nQ probabilities times weights ≤ 0.1
+            }
+            assertClose(es, sb, gs.out(), 2e-4, what + " scores");
+        }
+    }
+
+    @Test
+    void deviceCopiesAndFillsRoundTrip() {
+        CudaDevice d = gpu.device();
+        float[] a = randoms(1000), back = new float[1000];
+        try (DeviceBuffer b1 = d.uploadNew(a); DeviceBuffer b2 = d.allocFloats(1000)) {
+            d.fill32(b2.address(), 0x7FC00000, 1000);
+            d.download(b2.address(), back, 0, 1000);
+            for (float f : back) assertTrue(Float.isNaN(f));
+            d.copy(b2.address(), b1.address(), 4000);
+            d.download(b2.address(), back, 0, 1000);
+            assertTrue(Arrays.equals(a, back));
+        }
+        assertTrue(gpu.name().startsWith("cuda:0 ("), gpu.name());
+        long[] info = d.memoryInfo();
+        assertTrue(info[0] > 0 && info[0] <= info[1]);
+    }
+
+    @Test
+    void driverErrorsNameTheCall() {
+        CudaException e = org.junit.jupiter.api.Assertions.assertThrows(CudaException.class,
+                () -> gpu.device().alloc(1L << 50));
+        assertTrue(e.getMessage().startsWith("cuMemAlloc_v2"), e.getMessage());
+        assertTrue(e.getMessage().contains("CUDA_ERROR_OUT_OF_MEMORY"), e.getMessage());
+    }
+}

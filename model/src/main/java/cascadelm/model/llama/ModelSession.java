@@ -1,0 +1,31 @@
+package cascadelm.model.llama;
+
+import cascadelm.model.cache.KvCache;
+
+/**
+ * One reading of one token stream through a model, on some backend: the CPU {@link Session} over host
+ * arrays, or the CUDA session with weights, activations and cache rows in device memory. Tokens go through
+ * {@link #forward} in chunks of at most {@link #maxChunk}; a chunk's queries attend to what the cache holds plus
+ * the chunk itself, then the chunk enters the cache.
+ */
+public interface ModelSession extends AutoCloseable {
+
+    /**
+     * Runs {@code n ≤ maxChunk} tokens through the model. Returns the logits of the last token (a buffer
+     * reused by the next call), or, with {@code allOut}, writes every token's logits into
+     * {@code allOut[n × vocab]} and returns that.
+     */
+    float[] forward(int[] tokens, int offset, int n, float[] allOut);
+
+    KvCache cache();
+
+    /** Continues from another cache state (a copy of a snapshot); the caller keeps the original. */
+    void setCache(KvCache cache);
+
+    int maxChunk();
+
+    /** Frees memory the garbage collector does not manage (device buffers); the session is unusable after. */
+    @Override
+    default void close() {
+    }
+}

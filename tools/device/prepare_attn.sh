@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Builds the kernels on this (build) machine and stages everything the GPU run needs in
+# <main checkout>/.device/attn/ (git-ignored; the device tool sends the main checkout's tree).
+#   tools/device/prepare_attn.sh [MAIN_CHECKOUT]        (default /work/main)
+set -euo pipefail
+here=$(cd "$(dirname "$0")/../.." && pwd)
+dest=${1:-/work/main}/.device/attn
+mkdir -p "$dest"
+src=$here/gpu-kernels/src/main/cuda
+for k in flash_attention cascade_cache; do
+  # sm_90 machine code for the H100 runs; compute_80 PTX for the portable path (checked to assemble).
+  nvcc -cubin -arch=sm_90 -O3 -Xptxas -v "$src/$k.cu" -o "$dest/$k.cubin" 2> "$dest/$k.ptxas.txt"
+  nvcc -ptx -arch=compute_80 -O3 "$src/$k.cu" -o "$dest/$k.ptx"
+done
+cp "$here"/tools/device/*.py "$here"/tools/device/cascade_golden.json "$here"/tools/device/run_attn.sh "$dest"/
+cp /work/shared/bench/sdpa_anchor.py "$dest"/    # the anchor, read at run time, never committed here
+# The Java side (GpuAttentionBenchmark, GPU-tagged tests): needs `mvn -B -o install -DskipTests` done first.
+M2=${M2:-$HOME/.m2/repository}
+rm -rf "$dest/lib" "$dest/tests"; mkdir -p "$dest/lib" "$dest/tests"
+cp "$here"/gpu-kernels/target/gpu-kernels-*.jar "$here"/model/target/cascade-lm-model.jar "$here"/bench/target/cascade-lm-bench.jar "$dest/lib/"
+rm -f "$dest"/lib/*-tests.jar "$dest"/lib/*-sources.jar
+for a in com/fasterxml/jackson/core/jackson-databind/2.21.2 com/fasterxml/jackson/core/jackson-core/2.21.2 \
+         com/fasterxml/jackson/core/jackson-annotations/2.21 info/picocli/picocli/4.7.7; do
+  cp "$M2/$a"/*.jar "$dest/lib/"
+done
+rm -f "$dest"/lib/*-sources.jar
+(cd "$here/gpu-kernels/target/test-classes" && jar cf "$dest/tests/gpu-kernels-tests.jar" cascadelm/kernels/cuda/FlashAttentionTest.class)
+(cd "$here/model/target/test-classes" && jar cf "$dest/tests/model-tests.jar" cascadelm/model/cuda/DeviceCascadeCacheTest.class)
+cp "$M2/org/junit/platform/junit-platform-console-standalone/1.14.1/junit-platform-console-standalone-1.14.1.jar" "$dest/junit.jar"
+grep -E "registers|spill" "$dest"/*.ptxas.txt | sed 's/^/  /' | head -20
+du -sh "$dest"
