@@ -88,8 +88,9 @@ public final class DocumentProcessor {
             prefillNanos = System.nanoTime() - t0;
         } catch (RuntimeException | OutOfMemoryError | StackOverflowError e) {
             if (session != null) {
-                session.cache().release();
-                session.close();
+                ModelSession failed = session;
+                quietly(() -> failed.cache().release());
+                quietly(failed::close);
             }
             return new Outcome(errors(doc.docId(), tasks, "reading the document failed: " + message(e)), 0);
         }
@@ -119,11 +120,12 @@ public final class DocumentProcessor {
                 rows.add(error(task.key(doc.docId()), "task failed: " + message(e)));
             } finally {
                 // GPU caches hold device memory: each task's copy goes as soon as the task is done.
-                if (session.cache() != snapshot) session.cache().release();
+                KvCache used = session.cache();
+                if (used != snapshot) quietly(used::release);
             }
         }
-        snapshot.release();
-        session.close();
+        quietly(snapshot::release);
+        quietly(session::close);
         return new Outcome(rows, tokensRead);
     }
 
@@ -165,6 +167,19 @@ public final class DocumentProcessor {
 
     private ResultRow error(ResultKey key, String reason) {
         return ResultRow.error(key, open.backend().name(), open.name(), cacheDescription, reason);
+    }
+
+    /**
+     * Frees a cache or closes a session without letting a failure escape: after a device fault (a sticky CUDA
+     * error) freeing fails too, and the rows made so far already say what went wrong; an exception here would
+     * fail the whole Spark task instead of this document.
+     */
+    private static void quietly(Runnable release) {
+        try {
+            release.run();
+        } catch (RuntimeException | OutOfMemoryError e) {
+            System.err.println("cascade-lm: releasing a document's cache failed: " + message(e));
+        }
     }
 
     private static String message(Throwable e) {
