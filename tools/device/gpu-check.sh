@@ -24,6 +24,7 @@ set +e
 timeout "${TEST_TIMEOUT:-300}" $JAVA $FLAGS -jar "$DIR/junit-platform-console-standalone.jar" execute --class-path "$CP" \
     --include-tag gpu --details=tree --disable-banner \
     --select-class cascadelm.kernels.cuda.CudaKernelsTest --select-class cascadelm.model.cuda.CudaSessionTest \
+    --select-class cascadelm.kernels.cuda.FlashAttentionTest --select-class cascadelm.model.cuda.DeviceCascadeCacheTest \
     > "$OUT/tests.log" 2>&1
 TESTS_RC=$?
 set -e
