@@ -57,6 +57,7 @@ class JobSettingsTest {
     private static final Map<String, List<String>> BAD_VALUES = Map.ofEntries(
             Map.entry("model", List.of("", "  ", "models/a\u0000b.gguf")),
             Map.entry("backend", List.of("tpu", "")),
+            Map.entry("device", List.of("-1", "1024", "gpu0")),
             Map.entry("threads", List.of("-1", "4097", "all", "1e3")),
             Map.entry("summary-max-tokens", List.of("-1", "65537", "99999999999", "many")),
             Map.entry("answer-max-tokens", List.of("-5", "2147483648", "")),
