@@ -16,7 +16,8 @@ import jdk.incubator.vector.VectorOperators;
  * dot products. Many token rows (prefill, {@code n >= WIDE}) run a broadcast kernel: x is transposed once so
  * that the lanes of a vector are 16 tokens, each decoded weight is broadcast and multiplied into 8 rows × 32
  * tokens of accumulators; no lane reductions, and each decoded panel of 64 rows × 256 columns serves up to
- * 512 tokens: compute-bound.
+ * 512 tokens: compute-bound. With 8 lanes (AVX2, 16 vector registers) the same 32-token blocks of xt feed a
+ * 6 (or 4) rows × 16 tokens tile instead ({@link #panel8}); the 16-lane code is untouched.
  */
 final class Matmul {
     /** Weight rows per task; a multiple of the 4-row register tile. */
@@ -304,8 +305,15 @@ final class Matmul {
                 int xb = t * cols + k0 * width;
                 int v = 0;
                 for (; v + 2 * L <= width; v += 2 * L) {
-                    for (int r = 0; r < rp; r += MR8) {
-                        kernel4x2(tile, r * kc, kc, xt, xb + v, width, acc, r * np + t + v, np);
+                    // 6-row tiles while the rest stays a multiple of 4 (rp is): 6 and 4 rows cover every rp.
+                    for (int r = 0; r < rp; ) {
+                        if (rp - r >= 6 && rp - r != 8) {
+                            kernel6x2(tile, r * kc, kc, xt, xb + v, width, acc, r * np + t + v, np);
+                            r += 6;
+                        } else {
+                            kernel4x2(tile, r * kc, kc, xt, xb + v, width, acc, r * np + t + v, np);
+                            r += 4;
+                        }
                     }
                 }
                 if (v < width) {
@@ -357,6 +365,51 @@ final class Matmul {
         c21.intoArray(acc, a0 + 2 * as + L);
         c30.intoArray(acc, a0 + 3 * as);
         c31.intoArray(acc, a0 + 3 * as + L);
+    }
+
+    /** As {@link #kernel4x2} for 6 rows: 12 accumulators, 15 of the 16 vector registers in use. */
+    private static void kernel6x2(float[] w, int w0, int kc, float[] xt, int x0, int xs, float[] acc, int a0, int as) {
+        FloatVector c00 = FloatVector.fromArray(F, acc, a0), c01 = FloatVector.fromArray(F, acc, a0 + L);
+        FloatVector c10 = FloatVector.fromArray(F, acc, a0 + as), c11 = FloatVector.fromArray(F, acc, a0 + as + L);
+        FloatVector c20 = FloatVector.fromArray(F, acc, a0 + 2 * as), c21 = FloatVector.fromArray(F, acc, a0 + 2 * as + L);
+        FloatVector c30 = FloatVector.fromArray(F, acc, a0 + 3 * as), c31 = FloatVector.fromArray(F, acc, a0 + 3 * as + L);
+        FloatVector c40 = FloatVector.fromArray(F, acc, a0 + 4 * as), c41 = FloatVector.fromArray(F, acc, a0 + 4 * as + L);
+        FloatVector c50 = FloatVector.fromArray(F, acc, a0 + 5 * as), c51 = FloatVector.fromArray(F, acc, a0 + 5 * as + L);
+        int w1 = w0 + kc, w2 = w1 + kc, w3 = w2 + kc, w4 = w3 + kc, w5 = w4 + kc;
+        for (int k = 0, xk = x0; k < kc; k++, xk += xs) {
+            FloatVector b0 = FloatVector.fromArray(F, xt, xk);
+            FloatVector b1 = FloatVector.fromArray(F, xt, xk + L);
+            FloatVector a = FloatVector.broadcast(F, w[w0 + k]);
+            c00 = b0.fma(a, c00);
+            c01 = b1.fma(a, c01);
+            a = FloatVector.broadcast(F, w[w1 + k]);
+            c10 = b0.fma(a, c10);
+            c11 = b1.fma(a, c11);
+            a = FloatVector.broadcast(F, w[w2 + k]);
+            c20 = b0.fma(a, c20);
+            c21 = b1.fma(a, c21);
+            a = FloatVector.broadcast(F, w[w3 + k]);
+            c30 = b0.fma(a, c30);
+            c31 = b1.fma(a, c31);
+            a = FloatVector.broadcast(F, w[w4 + k]);
+            c40 = b0.fma(a, c40);
+            c41 = b1.fma(a, c41);
+            a = FloatVector.broadcast(F, w[w5 + k]);
+            c50 = b0.fma(a, c50);
+            c51 = b1.fma(a, c51);
+        }
+        c00.intoArray(acc, a0);
+        c01.intoArray(acc, a0 + L);
+        c10.intoArray(acc, a0 + as);
+        c11.intoArray(acc, a0 + as + L);
+        c20.intoArray(acc, a0 + 2 * as);
+        c21.intoArray(acc, a0 + 2 * as + L);
+        c30.intoArray(acc, a0 + 3 * as);
+        c31.intoArray(acc, a0 + 3 * as + L);
+        c40.intoArray(acc, a0 + 4 * as);
+        c41.intoArray(acc, a0 + 4 * as + L);
+        c50.intoArray(acc, a0 + 5 * as);
+        c51.intoArray(acc, a0 + 5 * as + L);
     }
 
     /** As {@link #kernel4x2} for one token vector (the odd last one of a partial block). */
