@@ -24,8 +24,12 @@ import static org.junit.jupiter.api.Assertions.fail;
 @Timeout(value = 10, unit = TimeUnit.MINUTES)
 class ManyDocumentsMemoryTest {
     static final int DOCUMENTS = 1000;
-    /** The most the heap's floor or peak may rise from the first half of the run to the second. */
-    static final double MAX_RISE_MIB = 16;
+    /**
+     * The most the heap's floor or peak may rise from the first half of the run to the second: well above the
+     * sawtooth of one batch (a peak sampled once a second on a loaded machine rose 18 MiB without any leak),
+     * far below the 200 MiB that keeping one document's cache per document would add.
+     */
+    static final double MAX_RISE_MIB = 48;
 
     @TempDir
     Path dir;
