@@ -16,7 +16,8 @@ import jdk.incubator.vector.VectorOperators;
  * dot products. Many token rows (prefill, {@code n >= WIDE}) run a broadcast kernel: x is transposed once so
  * that the lanes of a vector are 16 tokens, each decoded weight is broadcast and multiplied into 8 rows × 32
  * tokens of accumulators; no lane reductions, and each decoded panel of 64 rows × 256 columns serves up to
- * 512 tokens: compute-bound.
+ * 512 tokens: compute-bound. With 8 lanes (AVX2, 16 vector registers) the same 32-token blocks of xt feed a
+ * 6 (or 4) rows × 16 tokens tile instead ({@link #panel8}); the 16-lane code is untouched.
  */
 final class Matmul {
     /** Weight rows per task; a multiple of the 4-row register tile. */
@@ -34,6 +35,10 @@ final class Matmul {
     static final int TOKENS = 512;
     /** Rows of the broadcast register tile. */
     static final int MR = 8;
+    /** Tokens per block of the transposed x: two 16-lane or four 8-lane vectors. */
+    static final int BLOCK = 32;
+    /** Rows of the 8-lane (AVX2) register tile: 4 rows × 16 tokens, 8 accumulators of its 16 registers. */
+    static final int MR8 = 4;
 
     private final ParallelFor parallel;
     private final float[][] tiles;
@@ -57,7 +62,7 @@ final class Matmul {
         RowKernel kernel = RowKernel.of(w.type());
         if (n == 1) {
             decode(kernel, w, x, out);
-        } else if (n >= WIDE && L == 16) {
+        } else if (n >= WIDE && (L == 16 || L == 8)) {
             for (int t0 = 0; t0 < n; t0 += TOKENS) {
                 wide(kernel, w, x, out, t0, Math.min(TOKENS, n - t0));
             }
@@ -119,19 +124,28 @@ final class Matmul {
                 sums[worker] = new float[PANEL * np];
             }
             int r0 = task * PANEL;
-            panel(kernel, w, xt, np, out, t0, nt, r0, Math.min(PANEL, rows - r0), panels[worker], sums[worker]);
+            if (L == 16) {
+                panel(kernel, w, xt, np, out, t0, nt, r0, Math.min(PANEL, rows - r0), panels[worker], sums[worker]);
+            } else {
+                panel8(kernel, w, xt, np, out, t0, nt, r0, Math.min(PANEL, rows - r0), panels[worker], sums[worker]);
+            }
         });
     }
 
+    /** The 4 × 4-tile path whatever n is: package-private so timings can set it beside the broadcast kernel. */
+    void runBatched(Matrix w, float[] x, float[] out, int n) {
+        batched(RowKernel.of(w.type()), w, x, out, n);
+    }
+
     /**
-     * x[t0 + t, c] to xt in blocks of 32 tokens (the last may hold 16): block b starts at b · 32 · cols and
+     * x[t0 + t, c] to xt in blocks of 32 tokens (the last may hold fewer, a multiple of L): block b starts at b · 32 · cols and
      * holds column c's tokens contiguously at c · width, so the kernel reads one block sequentially rather
      * than at a power-of-two stride that maps every row to the same few L1 sets. Tokens past nt are zero.
      */
     private static void transpose(float[] x, int t0, int nt, int cols, float[] xt, int np, int c0, int c1) {
         for (int t = 0; t < np; t++) {
-            int tb = t - t % (2 * L);
-            int width = Math.min(2 * L, np - tb);
+            int tb = t - t % BLOCK;
+            int width = Math.min(BLOCK, np - tb);
             int base = tb * cols + t - tb;
             if (t < nt) {
                 int from = (t0 + t) * cols;
@@ -266,6 +280,154 @@ final class Matmul {
         c5.intoArray(acc, a0 + 5 * as);
         c6.intoArray(acc, a0 + 6 * as);
         c7.intoArray(acc, a0 + 7 * as);
+    }
+
+    /**
+     * As {@link #panel} for 8 lanes (AVX2): 16 vector registers hold 4 rows × 16 tokens of accumulators, so
+     * each 32-token block is taken in two halves; a partial last block (8, 16 or 24 tokens) ends with one
+     * vector. Each half reads one 64-byte line of xt per column, which stays in L1 while all rows pass.
+     */
+    private static void panel8(RowKernel kernel, Matrix w, float[] xt, int np, float[] out, int t0, int nt, int r0, int rt,
+                               float[] tile, float[] acc) {
+        int rows = w.rows();
+        int cols = w.cols();
+        long rowBytes = w.rowBytes();
+        int rp = (rt + MR8 - 1) / MR8 * MR8; // padding rows decode as zeros
+        java.util.Arrays.fill(acc, 0, rp * np, 0f);
+        for (int k0 = 0; k0 < cols; k0 += KC) {
+            int kc = Math.min(KC, cols - k0);
+            for (int r = 0; r < rt; r++) {
+                kernel.dequantize(w.data(), (r0 + r) * rowBytes, k0, k0 + kc, tile, r * kc);
+            }
+            java.util.Arrays.fill(tile, rt * kc, rp * kc, 0f);
+            for (int t = 0; t < np; t += BLOCK) {
+                int width = Math.min(BLOCK, np - t);
+                int xb = t * cols + k0 * width;
+                int v = 0;
+                for (; v + 2 * L <= width; v += 2 * L) {
+                    // 6-row tiles while the rest stays a multiple of 4 (rp is): 6 and 4 rows cover every rp.
+                    for (int r = 0; r < rp; ) {
+                        if (rp - r >= 6 && rp - r != 8) {
+                            kernel6x2(tile, r * kc, kc, xt, xb + v, width, acc, r * np + t + v, np);
+                            r += 6;
+                        } else {
+                            kernel4x2(tile, r * kc, kc, xt, xb + v, width, acc, r * np + t + v, np);
+                            r += 4;
+                        }
+                    }
+                }
+                if (v < width) {
+                    for (int r = 0; r < rp; r += MR8) {
+                        kernel4x1(tile, r * kc, kc, xt, xb + v, width, acc, r * np + t + v, np);
+                    }
+                }
+            }
+        }
+        for (int t = 0; t < nt; t++) {
+            int o = (t0 + t) * rows + r0;
+            for (int r = 0; r < rt; r++) {
+                out[o + r] = acc[r * np + t];
+            }
+        }
+    }
+
+    /**
+     * acc[a0 + r · as + t] += Σ_k w[w0 + r · kc + k] · xt[x0 + xs · k + t] for 4 rows r and 2 · L tokens t:
+     * 8 accumulators, two token vectors loaded and four weights broadcast per column.
+     */
+    private static void kernel4x2(float[] w, int w0, int kc, float[] xt, int x0, int xs, float[] acc, int a0, int as) {
+        FloatVector c00 = FloatVector.fromArray(F, acc, a0), c01 = FloatVector.fromArray(F, acc, a0 + L);
+        FloatVector c10 = FloatVector.fromArray(F, acc, a0 + as), c11 = FloatVector.fromArray(F, acc, a0 + as + L);
+        FloatVector c20 = FloatVector.fromArray(F, acc, a0 + 2 * as), c21 = FloatVector.fromArray(F, acc, a0 + 2 * as + L);
+        FloatVector c30 = FloatVector.fromArray(F, acc, a0 + 3 * as), c31 = FloatVector.fromArray(F, acc, a0 + 3 * as + L);
+        int w1 = w0 + kc, w2 = w1 + kc, w3 = w2 + kc;
+        for (int k = 0, xk = x0; k < kc; k++, xk += xs) {
+            FloatVector b0 = FloatVector.fromArray(F, xt, xk);
+            FloatVector b1 = FloatVector.fromArray(F, xt, xk + L);
+            FloatVector a = FloatVector.broadcast(F, w[w0 + k]);
+            c00 = b0.fma(a, c00);
+            c01 = b1.fma(a, c01);
+            a = FloatVector.broadcast(F, w[w1 + k]);
+            c10 = b0.fma(a, c10);
+            c11 = b1.fma(a, c11);
+            a = FloatVector.broadcast(F, w[w2 + k]);
+            c20 = b0.fma(a, c20);
+            c21 = b1.fma(a, c21);
+            a = FloatVector.broadcast(F, w[w3 + k]);
+            c30 = b0.fma(a, c30);
+            c31 = b1.fma(a, c31);
+        }
+        c00.intoArray(acc, a0);
+        c01.intoArray(acc, a0 + L);
+        c10.intoArray(acc, a0 + as);
+        c11.intoArray(acc, a0 + as + L);
+        c20.intoArray(acc, a0 + 2 * as);
+        c21.intoArray(acc, a0 + 2 * as + L);
+        c30.intoArray(acc, a0 + 3 * as);
+        c31.intoArray(acc, a0 + 3 * as + L);
+    }
+
+    /** As {@link #kernel4x2} for 6 rows: 12 accumulators, 15 of the 16 vector registers in use. */
+    private static void kernel6x2(float[] w, int w0, int kc, float[] xt, int x0, int xs, float[] acc, int a0, int as) {
+        FloatVector c00 = FloatVector.fromArray(F, acc, a0), c01 = FloatVector.fromArray(F, acc, a0 + L);
+        FloatVector c10 = FloatVector.fromArray(F, acc, a0 + as), c11 = FloatVector.fromArray(F, acc, a0 + as + L);
+        FloatVector c20 = FloatVector.fromArray(F, acc, a0 + 2 * as), c21 = FloatVector.fromArray(F, acc, a0 + 2 * as + L);
+        FloatVector c30 = FloatVector.fromArray(F, acc, a0 + 3 * as), c31 = FloatVector.fromArray(F, acc, a0 + 3 * as + L);
+        FloatVector c40 = FloatVector.fromArray(F, acc, a0 + 4 * as), c41 = FloatVector.fromArray(F, acc, a0 + 4 * as + L);
+        FloatVector c50 = FloatVector.fromArray(F, acc, a0 + 5 * as), c51 = FloatVector.fromArray(F, acc, a0 + 5 * as + L);
+        int w1 = w0 + kc, w2 = w1 + kc, w3 = w2 + kc, w4 = w3 + kc, w5 = w4 + kc;
+        for (int k = 0, xk = x0; k < kc; k++, xk += xs) {
+            FloatVector b0 = FloatVector.fromArray(F, xt, xk);
+            FloatVector b1 = FloatVector.fromArray(F, xt, xk + L);
+            FloatVector a = FloatVector.broadcast(F, w[w0 + k]);
+            c00 = b0.fma(a, c00);
+            c01 = b1.fma(a, c01);
+            a = FloatVector.broadcast(F, w[w1 + k]);
+            c10 = b0.fma(a, c10);
+            c11 = b1.fma(a, c11);
+            a = FloatVector.broadcast(F, w[w2 + k]);
+            c20 = b0.fma(a, c20);
+            c21 = b1.fma(a, c21);
+            a = FloatVector.broadcast(F, w[w3 + k]);
+            c30 = b0.fma(a, c30);
+            c31 = b1.fma(a, c31);
+            a = FloatVector.broadcast(F, w[w4 + k]);
+            c40 = b0.fma(a, c40);
+            c41 = b1.fma(a, c41);
+            a = FloatVector.broadcast(F, w[w5 + k]);
+            c50 = b0.fma(a, c50);
+            c51 = b1.fma(a, c51);
+        }
+        c00.intoArray(acc, a0);
+        c01.intoArray(acc, a0 + L);
+        c10.intoArray(acc, a0 + as);
+        c11.intoArray(acc, a0 + as + L);
+        c20.intoArray(acc, a0 + 2 * as);
+        c21.intoArray(acc, a0 + 2 * as + L);
+        c30.intoArray(acc, a0 + 3 * as);
+        c31.intoArray(acc, a0 + 3 * as + L);
+        c40.intoArray(acc, a0 + 4 * as);
+        c41.intoArray(acc, a0 + 4 * as + L);
+        c50.intoArray(acc, a0 + 5 * as);
+        c51.intoArray(acc, a0 + 5 * as + L);
+    }
+
+    /** As {@link #kernel4x2} for one token vector (the odd last one of a partial block). */
+    private static void kernel4x1(float[] w, int w0, int kc, float[] xt, int x0, int xs, float[] acc, int a0, int as) {
+        FloatVector c0 = FloatVector.fromArray(F, acc, a0), c1 = FloatVector.fromArray(F, acc, a0 + as);
+        FloatVector c2 = FloatVector.fromArray(F, acc, a0 + 2 * as), c3 = FloatVector.fromArray(F, acc, a0 + 3 * as);
+        int w1 = w0 + kc, w2 = w1 + kc, w3 = w2 + kc;
+        for (int k = 0, xk = x0; k < kc; k++, xk += xs) {
+            FloatVector b = FloatVector.fromArray(F, xt, xk);
+            c0 = b.fma(FloatVector.broadcast(F, w[w0 + k]), c0);
+            c1 = b.fma(FloatVector.broadcast(F, w[w1 + k]), c1);
+            c2 = b.fma(FloatVector.broadcast(F, w[w2 + k]), c2);
+            c3 = b.fma(FloatVector.broadcast(F, w[w3 + k]), c3);
+        }
+        c0.intoArray(acc, a0);
+        c1.intoArray(acc, a0 + as);
+        c2.intoArray(acc, a0 + 2 * as);
+        c3.intoArray(acc, a0 + 3 * as);
     }
 
     private static void rowTile(RowKernel kernel, Matrix w, float[] x, float[] out, int n, int r0, int rt, float[] tile) {

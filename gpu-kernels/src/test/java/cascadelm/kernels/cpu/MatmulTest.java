@@ -111,6 +111,9 @@ class MatmulTest {
         check(type, 67, 768, 16, 900 + type.ordinal());
         check(type, 67, 768, 17, 910 + type.ordinal());
         check(type, 130, 512, 48, 920 + type.ordinal());
+        // 40 tokens: a full 32-token block and an 8-token one (one 8-lane vector); 24 (17 padded): an 8-lane
+        // pair and a single in one partial block.
+        check(type, 67, 768, 40, 930 + type.ordinal());
     }
 
     @ParameterizedTest
