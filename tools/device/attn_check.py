@@ -82,7 +82,7 @@ def check_case(att, nQ, nKeys, H, G, D, out_f32=False, sharp=1.0, beta=0.9999999
     o = torch.full((H, nQ, D), float("nan"), device="cuda", dtype=torch.float32 if out_f32 else torch.bfloat16)
     lse = torch.full((H, nQ), float("nan"), device="cuda")
     sc = torch.full((G, nKeys), float("nan"), device="cuda")
-    if att.colsum_version != "attn_colsum3":
+    if att.colsum_version == "attn_colsum2":
         step, skip = 1, (0, 0)
     att.query_step, att.skip = step, skip
     att.flash(q, k, v, o, lse)
@@ -144,9 +144,11 @@ def timing(att, nQ, nKeys, H=32, G=8, D=128, reps=20):
         att.flash_version = fv
         row(f"ours {fv}", median_ms(lambda: att.flash(q, k, v, o, lse), reps), fl_att)
     nC = nKeys - nQ
-    settled = (64, 64 + 16383) if nC == 64 + 65536 else (0, 0)   # the last cascade but its newest (4 x 16,384)
-    for cv, step, skip in [("attn_colsum2", 1, (0, 0)), ("attn_colsum3", 1, settled), ("attn_colsum3", 4, settled),
-                           ("attn_colsum3", 8, settled), ("attn_colsum3", 16, settled)]:
+    settled = (0, 16383) if nC == 65536 else (0, 0)   # as if the first 16,383 were the last cascade but its newest
+    modes = [("attn_colsum2", 1, (0, 0)), ("attn_colsum3", 1, settled), ("attn_colsum3", 8, settled)]
+    if "attn_colsum4" in att.colsum_versions(D):
+        modes += [("attn_colsum4", 1, (0, 0)), ("attn_colsum4", 1, settled), ("attn_colsum4", 8, settled)]
+    for cv, step, skip in modes:
         att.colsum_version, att.query_step, att.skip = cv, step, skip
         row(f"ours {cv} step {step} skip {skip[1] - skip[0]} (score sums)",
             median_ms(lambda: att.colsum(q, k, lse, sc, beta=0.9999999), reps), fl_sc)
@@ -212,8 +214,10 @@ def main():
     ]
     results, allok = [], True
     for n, c in enumerate(cases):
-        for fv in att.flash_versions(c["D"]):
-            for cv in COLSUM:
+        pairs = [("flash_attn2", "attn_colsum2"), ("flash_attn2", "attn_colsum3")]
+        if "flash_attn3" in att.flash_versions(c["D"]):
+            pairs += [("flash_attn3", "attn_colsum3"), ("flash_attn3", "attn_colsum4"), ("flash_attn3v1", "attn_colsum4")]
+        for fv, cv in pairs:
                 att.flash_version, att.colsum_version = fv, cv
                 t = time.time()
                 r = check_case(att, seed=n, **c)

@@ -8,8 +8,12 @@ from cudalib import Module
 # Kernel versions (see bench/results/gpu-kernel-notes.md): rows per block, threads per block, dynamic shared
 # memory for head dimension D, and whether the version needs the sm_90a module (head dimension 128 only).
 FLASH = {"flash_attn2": (128, 128, lambda D: (128 + 4 * 64) * D * 2, False),
-         "flash_attn3": (128, 256, lambda D: 1024 + (128 + 6 * 128) * 128 * 2, True)}
-COLSUM = {"attn_colsum2": 256, "attn_colsum3": 256}   # keys per block (256 threads)
+         "flash_attn3": (128, 256, lambda D: 1024 + (128 + 6 * 128) * 128 * 2, True),
+         "flash_attn3v1": (128, 256, lambda D: 1024 + (128 + 6 * 128) * 128 * 2, True)}
+# Score-sum versions: keys per block (256 threads), dynamic shared memory, whether it needs the sm_90a module.
+COLSUM = {"attn_colsum2": (256, lambda D: 2 * 64 * D * 2 + 2 * 2 * 64 * 4, False),
+          "attn_colsum3": (256, lambda D: 2 * 64 * D * 2 + 2 * 2 * 64 * 4, False),
+          "attn_colsum4": (128, lambda D: 1024 + 128 * 256 + 4 * (128 * 256 + 1024), True)}
 
 
 class Attention:
@@ -40,17 +44,21 @@ class Attention:
                    ("l", v.stride(1)), ("l", v.stride(0)), ("l", o.stride(1)), ("l", o.stride(0)),
                    ("f", scale * math.log2(math.e)))
 
+    def colsum_versions(self, D):
+        """The score-sum versions that run here for head dimension D."""
+        return [v for v, (_, _, needs90) in COLSUM.items() if not needs90 or (self.mod90 is not None and D == 128)]
+
     def colsum(self, q, k, lse, out, beta=None, mean=False, scale=None):
         """out [G, nKeys] f32: §4 score sums (beta None: plain column sums of A), reduced over the group."""
         H, nQ, D = q.shape
         G, nKeys, _ = k.shape
         scale = 1.0 / math.sqrt(D) if scale is None else scale
         log2b, omb = (0.0, 1.0) if beta is None else (math.log2(beta), 1.0 - beta)
-        bk = COLSUM[self.colsum_version]
-        smem = 2 * 64 * D * 2 + 2 * 2 * 64 * 4
-        extra = [("i", self.query_step), ("i", self.skip[0]), ("i", self.skip[1])] \
-            if self.colsum_version == "attn_colsum3" else []
-        self.mod.launch(f"{self.colsum_version}_hd{D}", ((nKeys + bk - 1) // bk, G), (256,), smem,
-                        q, k, lse, out, ("i", nQ), ("i", nKeys), ("i", H), ("i", G),
-                        ("l", q.stride(1)), ("l", q.stride(0)), ("l", k.stride(1)), ("l", k.stride(0)),
-                        ("f", scale * math.log2(math.e)), ("f", log2b), ("f", omb), ("i", 1 if mean else 0), *extra)
+        version = self.colsum_version if self.colsum_version in self.colsum_versions(D) else "attn_colsum3"
+        bk, smem, needs90 = COLSUM[version]
+        mod = self.mod90 if needs90 else self.mod
+        extra = [("i", self.query_step), ("i", self.skip[0]), ("i", self.skip[1])] if version != "attn_colsum2" else []
+        mod.launch(f"{version}_hd{D}", ((nKeys + bk - 1) // bk, G), (256,), smem(D),
+                   q, k, lse, out, ("i", nQ), ("i", nKeys), ("i", H), ("i", G),
+                   ("l", q.stride(1)), ("l", q.stride(0)), ("l", k.stride(1)), ("l", k.stride(0)),
+                   ("f", scale * math.log2(math.e)), ("f", log2b), ("f", omb), ("i", 1 if mean else 0), *extra)

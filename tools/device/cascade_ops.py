@@ -87,9 +87,10 @@ class CascadeLayer:
         if scores_in is not None:
             r.copy_(scores_in)
         elif self.scored:
-            if self.score_step > 1 or self.skip_settled:
+            if self.score_step > 1 or self.skip_settled or self.att.colsum_version == "attn_colsum4":
                 keep = self.att.colsum_version
-                self.att.colsum_version = "attn_colsum3"
+                self.att.colsum_version = "attn_colsum4" if "attn_colsum4" in self.att.colsum_versions(self.D) \
+                    else "attn_colsum3"
                 self.att.query_step = self.score_step
                 # With the cache full, rows S .. S+W-2 are cascade C-1's entries but its newest (attention order).
                 self.att.skip = (self.S, self.S + self.W - 1) if self.skip_settled and rows == self.Z else (0, 0)

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs on the GPU machine, from the staging folder's parent checkout, after tools/device/prepare_attn.sh staged
 # DEST. Checks, then times; logs and JSON go to $OUT; short tables last.
-#   bash DEST/run_attn.sh [sass|attn|cascade|sampling|bench|anchor|java ...]     (default: all but bench)
-# sass: the Hopper kernel's machine code must hold HGMMA (wgmma) instructions.
+#   bash DEST/run_attn.sh [sass|attn|cascade|sampling|prof|bench|anchor|java ...]  (default: all but prof, bench)
+# sass: the Hopper kernel's machine code must hold HGMMA (wgmma) instructions. prof: Nsight Compute on one
+# launch of each Hopper kernel (prof.py).
 # java: the GPU-tagged Java tests of the flash kernels and the device cache, then
 # cascadelm.bench.GpuAttentionBenchmark (needs a jlink Java 25 runtime: $JRE or ../jre.tar.xz).
 # Each step has a time limit (a hung kernel must not eat the lease).
@@ -25,6 +26,10 @@ for s in $steps; do
                --cubin-cache cascade_cache.cubin --out "$OUT" 2>&1 | tee "$OUT/score_sampling.log" || rc=1 ;;
     bench) timeout 200 python3 cascade_bench.py --cubin-attn flash_attention.cubin --cubin-cache cascade_cache.cubin \
                --out "$OUT" 2>&1 | tee "$OUT/cascade_bench.log" || rc=1 ;;
+    prof) timeout 150 ncu --clock-control none --kernel-name regex:'flash_attn3_hd128_bf16|attn_colsum4' --launch-skip 2 \
+            --launch-count 2 --section SpeedOfLight --section WarpStateStats --section MemoryWorkloadAnalysis \
+            --section ComputeWorkloadAnalysis --section SchedulerStats python3 prof.py --cubin flash_attention.cubin \
+            --cubin90 flash_attention_sm90.cubin 2>&1 | tee "$OUT/ncu.log" || rc=1 ;;
     anchor) timeout 150 python3 sdpa_anchor.py --max-measured "${ANCHOR_MAX:-1048576}" 2>&1 | tee "$OUT/sdpa_anchor.log" || rc=1 ;;
     java)
       JRE=${JRE:-../jre.tar.xz}
@@ -34,7 +39,7 @@ for s in $steps; do
       timeout 240 /tmp/jre/bin/java $FLAGS -jar junit.jar execute --class-path "$CP" --select-class cascadelm.kernels.cuda.FlashAttentionTest \
         --select-class cascadelm.model.cuda.DeviceCascadeCacheTest --details=tree --disable-banner 2>&1 | tee "$OUT/java_tests.log" || rc=1
       timeout 200 /tmp/jre/bin/java $FLAGS -cp "$CP" cascadelm.bench.GpuAttentionBenchmark . "$OUT/gpu-attention-java.md" \
-        ${LENGTHS:-32768,131072,262144,1048576} ${SCORE_STEP:-8} 2>&1 | tee "$OUT/java_bench.log" || rc=1 ;;
+        ${LENGTHS:-32768,131072,262144,1048576} ${SCORE_STEP:-1} 2>&1 | tee "$OUT/java_bench.log" || rc=1 ;;
   esac
 done
 echo "==== summary"

@@ -8,11 +8,13 @@
 //   dynamic shared memory FA3_SMEM = 1024 + (128 + 6 * 128) * 128 * 2 = 230,400 bytes (the caller raises
 //   CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES first). Requires scaleLog2 > 0.
 //
-// How (version 1, bench/results/gpu-kernel-notes.md): tiles of 128 keys. S = Q·Kᵀ and O += P·V are warpgroup
+// attn_colsum4_hd128: the score sums of attn_colsum3_hd128 (flash_attention.cu) on wgmma; contract further down.
+//
+// How (version 2, bench/results/gpu-kernel-notes.md): tiles of 128 keys. S = Q·Kᵀ and O += P·V are warpgroup
 // MMAs (wgmma, bf16 in, f32 accumulate) with Q, K and V read from shared memory (P from registers). All 256
 // threads copy the next tiles with cp.async (16 bytes, 128-byte swizzle, three stages of K and of V, two
-// tiles ahead). Inside a warpgroup the softmax of tile t overlaps the MMA O += P(t-1)·V(t-1), which is issued
-// together with S(t) = Q·K(t)ᵀ and waited for only before O is rescaled.
+// tiles ahead, issued right after the MMAs of each step). Inside a warpgroup the softmax of tile t overlaps the
+// MMA O += P(t-1)·V(t-1), which is issued together with S(t) = Q·K(t)ᵀ and waited for only before O is rescaled.
 
 #include <cuda_bf16.h>
 #include <stdint.h>
@@ -138,7 +140,7 @@ __device__ __forceinline__ void wgmma_rs(float *d, const uint32_t *a, uint64_t d
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(descB), "r"(1));
 }
 
-template <typename OutT>
+template <typename OutT, bool COPIES_AFTER_MMA>
 __device__ __forceinline__ void flash_attn3(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__restrict__ k,
                                             const __nv_bfloat16 *__restrict__ v, OutT *__restrict__ o,
                                             float *__restrict__ lse, int nQ, int nKeys, int H, int G, long qTok,
@@ -185,10 +187,12 @@ __device__ __forceinline__ void flash_attn3(const __nv_bfloat16 *__restrict__ q,
 
     // Iteration t: wait for copy group t, then issue group t + 2 (K(t+2) and V(t+1)) into the stages that
     // iteration t-1 read.
-    auto next_tiles = [&](int t) {
+    auto wait_tiles = [&]() {
         cp_async_wait<1>();
         fence_proxy_async();
         __syncthreads();   // group t is in shared memory for everyone; iteration t-1's reads are done
+    };
+    auto load_tiles = [&](int t) {
         if (t + 2 < nTiles) load_tile<FA3_BN>(sK + ((t + 2) % FA3_STAGES) * TILE, kh, kTok, (t + 2) * FA3_BN, nKeys);
         if (t + 1 < nTiles) load_tile<FA3_BN>(sV + ((t + 1) % FA3_STAGES) * TILE, vh, vTok, (t + 1) * FA3_BN, nKeys);
         cp_async_commit();
@@ -264,18 +268,22 @@ __device__ __forceinline__ void flash_attn3(const __nv_bfloat16 *__restrict__ q,
     };
 
     float alpha0, alpha1;
-    next_tiles(0);
+    wait_tiles();
+    if (!COPIES_AFTER_MMA) load_tiles(0);
     wgmma_fence();
     issue_qk(0);
+    if (COPIES_AFTER_MMA) load_tiles(0);   // (version 2: copies issued after the MMAs, which run meanwhile)
     wgmma_wait<0>();
     fence_regs<64>(s);
     softmax(0, alpha0, alpha1);   // O is still 0: nothing to rescale
     pack_p();
     for (int t = 1; t < nTiles; t++) {
-        next_tiles(t);
+        wait_tiles();
+        if (!COPIES_AFTER_MMA) load_tiles(t);
         wgmma_fence();
         issue_qk(t);
         issue_pv(t - 1);
+        if (COPIES_AFTER_MMA) load_tiles(t);
         wgmma_wait<1>();           // S(t) done; P(t-1)·V(t-1) may still run
         fence_regs<64>(s);
         softmax(t, alpha0, alpha1);
@@ -291,7 +299,7 @@ __device__ __forceinline__ void flash_attn3(const __nv_bfloat16 *__restrict__ q,
         }
         pack_p();
     }
-    next_tiles(nTiles);
+    wait_tiles();
     wgmma_fence();
     issue_pv(nTiles - 1);
     wgmma_wait<0>();
@@ -323,13 +331,194 @@ __device__ __forceinline__ void flash_attn3(const __nv_bfloat16 *__restrict__ q,
     }
 }
 
-#define FLASH3_ENTRY(NAME, OUT)                                                                                  \
+#define FLASH3_ENTRY(NAME, OUT, AFTER)                                                                           \
     extern "C" __global__ void __launch_bounds__(FA3_THREADS, 1)                                                  \
         NAME(const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v, OUT *o, float *lse, int nQ,  \
              int nKeys, int H, int G, long qTok, long qHead, long kTok, long kHead, long vTok, long vHead,         \
              long oTok, long oHead, float scaleLog2) {                                                              \
-        flash_attn3<OUT>(q, k, v, o, lse, nQ, nKeys, H, G, qTok, qHead, kTok, kHead, vTok, vHead, oTok, oHead,    \
-                         scaleLog2);                                                                                \
+        flash_attn3<OUT, AFTER>(q, k, v, o, lse, nQ, nKeys, H, G, qTok, qHead, kTok, kHead, vTok, vHead, oTok,    \
+                                oHead, scaleLog2);                                                                  \
     }
-FLASH3_ENTRY(flash_attn3_hd128_bf16, __nv_bfloat16)
-FLASH3_ENTRY(flash_attn3_hd128_f32, float)
+FLASH3_ENTRY(flash_attn3_hd128_bf16, __nv_bfloat16, true)
+FLASH3_ENTRY(flash_attn3_hd128_f32, float, true)
+// Version 1 (copies issued before the MMAs), kept for the side-by-side timing in tools/device/attn_check.py.
+FLASH3_ENTRY(flash_attn3v1_hd128_bf16, __nv_bfloat16, false)
+FLASH3_ENTRY(flash_attn3v1_hd128_f32, float, false)
+
+// ---- the score sums on wgmma ------------------------------------------------------------------------
+// attn_colsum4_hd128(q, k, lse, out, nQ, nKeys, H, G, qTok, qHead, kTok, kHead, scaleLog2, log2Beta,
+//                    oneMinusBeta, meanReduce, queryStep, skipFrom, skipTo)
+//   Exactly attn_colsum3_hd128's contract and results (flash_attention.cu: §4 score sums from the lse of the
+//   attention, optional query sampling, skipped keys 0), for head dimension 128.
+//   grid (ceil(nKeys / 128), G), block 256, dynamic shared memory CS4_SMEM = 1024 + 128*256 + 4*(128*256 + 1024)
+//   = 168,960 bytes.
+// How: the block's 128 keys (64 per warpgroup) stay in shared memory as the A operand; query tiles of 128 stream
+// through four stages (three ahead) with their per-query weight terms; the MMA Sᵀ = K·Q(s+1)ᵀ is issued before
+// the exponentials of step s run (on a copy of step s's accumulator), so MMA and exp2 overlap.
+#define CS4_BQ 128
+#define CS4_STAGES 4
+
+__device__ __forceinline__ void colsum4(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__restrict__ k,
+                                        const float *__restrict__ lse, float *__restrict__ out, int nQ, int nKeys,
+                                        int H, int G, long qTok, long qHead, long kTok, long kHead, float scaleLog2,
+                                        float log2Beta, float oneMinusBeta, int meanReduce, int queryStep,
+                                        int skipFrom, int skipTo) {
+    extern __shared__ unsigned char smem[];
+    constexpr uint32_t QTILE = CS4_BQ * FA3_HD * 2;
+    constexpr uint32_t STAGE = QTILE + 2 * CS4_BQ * 4;      // a query tile and its two weight rows
+    const uint32_t base = (smem_u32(smem) + 1023u) & ~1023u;
+    unsigned char *baseGeneric = smem + (base - smem_u32(smem));
+    const uint32_t sK = base;
+    const uint32_t sS = base + 128 * FA3_HD * 2;             // stages
+
+    const int g = blockIdx.y, group = H / G;
+    const int k0 = blockIdx.x * 128;
+    const int wg = threadIdx.x >> 7, warp = (threadIdx.x >> 5) & 3, lane = threadIdx.x & 31;
+    const int gr = lane >> 2, tq = lane & 3;
+    const int nC = nKeys - nQ;
+    if (k0 >= skipFrom && k0 + 128 <= skipTo) {   // settled keys only: their sums are never read (0 by contract)
+        for (int j = k0 + threadIdx.x; j < min(k0 + 128, nKeys); j += FA3_THREADS) out[(long)g * nKeys + j] = 0.f;
+        return;
+    }
+    // Sampling only where the 256 keys around (attn_colsum3's block) are all cached keys: the same estimate.
+    const int every = k0 / 256 * 256 + 256 > nC ? 1 : queryStep;
+    const int off = (nQ - 1) % every;
+    const int nS = (nQ - 1 - off) / every + 1;
+    const int qStart = max(0, k0 - nC) / CS4_BQ * CS4_BQ;   // earlier queries see none of the keys (every = 1 then)
+    const int nTiles = (nS - qStart + CS4_BQ - 1) / CS4_BQ;
+    const int total = group * nTiles;                        // (head, query tile) steps
+
+    // This thread's two keys (accumulator rows) and their per-key terms.
+    int key[2];
+    float bj[2];
+    bool chunk[2];
+#pragma unroll
+    for (int hr = 0; hr < 2; hr++) {
+        key[hr] = k0 + wg * 64 + warp * 16 + gr + hr * 8;
+        chunk[hr] = key[hr] >= nC;
+        bj[hr] = chunk[hr] ? -(float)(key[hr] - nC) * log2Beta : 0.f;
+    }
+
+    auto issue = [&](int step) {   // query tile and weights of step `step` into stage step % 4
+        const int hh = g * group + step / nTiles;
+        const int i0 = qStart + (step % nTiles) * CS4_BQ;
+        const uint32_t st = sS + (step % CS4_STAGES) * STAGE;
+        load_tile<CS4_BQ>(st, q + hh * qHead + off * qTok, qTok * every, i0, nS);
+        float *a = reinterpret_cast<float *>(baseGeneric + (st - base) + QTILE);
+        for (int idx = threadIdx.x; idx < CS4_BQ; idx += FA3_THREADS) {
+            const int r = i0 + idx;
+            const int i = off + r * every;
+            const float l = r < nS ? lse[(long)hh * nQ + i] : INFINITY;   // +inf: contributes 0
+            a[idx] = l - (float)(nQ - 1 - i) * log2Beta;                 // cached keys
+            a[CS4_BQ + idx] = l - (float)i * log2Beta;                   // chunk keys (plus bj)
+        }
+    };
+    auto issue_mma = [&](int step, float *acc) {   // Sᵀ[64 keys][128 queries] of this warpgroup
+        const uint32_t st = sS + (step % CS4_STAGES) * STAGE;
+#pragma unroll
+        for (int kk = 0; kk < 8; kk++) {
+            const uint32_t a = sK + (kk >> 2) * 128 * 128 + wg * 64 * 128 + (kk & 3) * 32;
+            const uint32_t b = st + (kk >> 2) * CS4_BQ * 128 + (kk & 3) * 32;
+            wgmma_ss(acc, smem_desc(a, 16, 1024), smem_desc(b, 16, 1024), kk > 0);
+        }
+        wgmma_commit();
+    };
+
+    float red[2], sum[2];
+#pragma unroll
+    for (int hr = 0; hr < 2; hr++) red[hr] = meanReduce ? 0.f : -INFINITY, sum[hr] = 0.f;
+
+    // Copy groups: 0 = the keys + step 0, then one per step; step s needs group s + 1 (for the MMA of s + 1)
+    // and issues group s + 3 into the stage step s - 1 used.
+    load_tile<128>(sK, k + g * kHead, kTok, k0, nKeys);
+    issue(0);
+    cp_async_commit();
+    if (total > 1) issue(1);
+    cp_async_commit();
+    if (total > 2) issue(2);
+    cp_async_commit();
+
+    auto process = [&](int step, float *acc) {   // exp2 of the step's weighted probabilities, summed per key
+        const int i0 = qStart + (step % nTiles) * CS4_BQ;
+        const float *a = reinterpret_cast<const float *>(baseGeneric + (sS - base) + (step % CS4_STAGES) * STAGE + QTILE);
+        // Some key of this block lies ahead of some query of the tile: check each pair (every = 1 here).
+        const bool diagonal = k0 + 127 > nC + i0;
+#pragma unroll
+        for (int j = 0; j < 16; j++) {
+            const int col = j * 8 + tq * 2;
+            const float2 ac = *reinterpret_cast<const float2 *>(a + col);
+            const float2 an = *reinterpret_cast<const float2 *>(a + CS4_BQ + col);
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                const int hr = e >> 1;
+                const float x = acc[j * 4 + e] * scaleLog2;
+                float y = chunk[hr] ? x - ((e & 1) ? an.y : an.x) + bj[hr] : x - ((e & 1) ? ac.y : ac.x);
+                if (diagonal && key[hr] > nC + i0 + col + (e & 1)) y = -INFINITY;
+                sum[hr] += fast_exp2(y);
+            }
+        }
+        // One query head done: reduce it into the group's result. Without a branch (selects only): a branch
+        // between an MMA's issue and its wait makes ptxas serialise the MMAs.
+        const bool headDone = (step + 1) % nTiles == 0;
+#pragma unroll
+        for (int hr = 0; hr < 2; hr++) {
+            float x = sum[hr];
+            x += __shfl_xor_sync(0xffffffff, x, 1);
+            x += __shfl_xor_sync(0xffffffff, x, 2);
+            const float r = meanReduce ? red[hr] + x : fmaxf(red[hr], x);
+            red[hr] = headDone ? r : red[hr];
+            sum[hr] = headDone ? 0.f : sum[hr];
+        }
+    };
+
+    float acc[64], cur[64];
+#pragma unroll
+    for (int i = 0; i < 64; i++) acc[i] = 0.f;
+    // (total >= 1: every block holds a key that some query sees.)
+    cp_async_wait<2>();
+    fence_proxy_async();
+    __syncthreads();
+    wgmma_fence();
+    issue_mma(0, acc);
+    // Step s: wait for the MMA of s and copy its result out, wait for copy group s+1, issue the MMA of s+1,
+    // copy group s+3, then the exp2 of s (on the copy) while the MMA runs. (A fixed accumulator and a copy rather
+    // than two alternating accumulators: with those ptxas serialised the MMAs.)
+    for (int s = 0; s < total; s++) {
+        wgmma_wait<0>();
+        fence_regs<64>(acc);
+#pragma unroll
+        for (int i = 0; i < 64; i++) cur[i] = acc[i];
+        cp_async_wait<1>();
+        fence_proxy_async();
+        __syncthreads();   // group s+1 landed for everyone; step s-1's reads are done
+        if (s + 1 < total) {
+            wgmma_fence();
+            issue_mma(s + 1, acc);
+        }
+        if (s + 3 < total) issue(s + 3);
+        cp_async_commit();
+        process(s, cur);
+    }
+    wgmma_wait<0>();
+    fence_regs<64>(acc);
+    cp_async_wait<0>();
+
+    if (tq == 0) {
+#pragma unroll
+        for (int hr = 0; hr < 2; hr++) {
+            if (key[hr] < nKeys) {
+                const float x = meanReduce ? red[hr] / group : red[hr];
+                const bool skipped = key[hr] >= skipFrom && key[hr] < skipTo;
+                out[(long)g * nKeys + key[hr]] = skipped ? 0.f : x * (oneMinusBeta * every);
+            }
+        }
+    }
+}
+
+extern "C" __global__ void __launch_bounds__(FA3_THREADS, 1)
+    attn_colsum4_hd128(const __nv_bfloat16 *q, const __nv_bfloat16 *k, const float *lse, float *out, int nQ,
+                       int nKeys, int H, int G, long qTok, long qHead, long kTok, long kHead, float scaleLog2,
+                       float log2Beta, float oneMinusBeta, int meanReduce, int queryStep, int skipFrom, int skipTo) {
+    colsum4(q, k, lse, out, nQ, nKeys, H, G, qTok, qHead, kTok, kHead, scaleLog2, log2Beta, oneMinusBeta, meanReduce,
+            queryStep, skipFrom, skipTo);
+}

@@ -26,10 +26,11 @@ import java.util.Locale;
  * shape and the whole prefill at each length. Full causal SDPA, the comparison, is measured by
  * {@code tools/device/cascade_bench.py} in the same device run (torch has no Java API).
  *
- * <p>Usage: {@code GpuAttentionBenchmark KERNEL_DIR OUT.md [LENGTHS=32768,131072,262144,1048576] [SCORE_STEP=8]};
+ * <p>Usage: {@code GpuAttentionBenchmark KERNEL_DIR OUT.md [LENGTHS=32768,131072,262144,1048576] [SCORE_STEP=1]};
  * KERNEL_DIR holds flash_attention.ptx, flash_attention_sm90.ptx and cascade_cache.ptx
- * (tools/device/prepare_attn.sh). The prefill runs with score sums from every SCORE_STEP-th query and the settled
- * entries skipped ({@link DeviceCascadeCache#scoreSampling}); the longest length runs once more with exact sums.
+ * (tools/device/prepare_attn.sh). The prefill runs with the settled entries' score sums skipped (exact for the
+ * cache) and sums from every SCORE_STEP-th query ({@link DeviceCascadeCache#scoreSampling}; 1 = exact); with a step
+ * above 1 the longest length runs once more with exact sums.
  */
 public final class GpuAttentionBenchmark {
     static final int H = 32, G = 8, D = 128, SINKS = 64, SIZE = 65536, CASCADES = 4, STRIDE = 4096;
@@ -42,7 +43,7 @@ public final class GpuAttentionBenchmark {
         Path out = Path.of(args[1]);
         long[] lengths = Arrays.stream((args.length > 2 ? args[2] : "32768,131072,262144,1048576").split(","))
                 .mapToLong(Long::parseLong).toArray();
-        int scoreStep = args.length > 3 ? Integer.parseInt(args[3]) : 8;
+        int scoreStep = args.length > 3 ? Integer.parseInt(args[3]) : 1;
         StringBuilder md = new StringBuilder();
         try (CudaDevice d = CudaDevice.open(0); FlashAttention fa = new FlashAttention(d, dir);
              FlashAttention portable = new FlashAttention(d, dir, false); Arena arena = Arena.ofConfined()) {
@@ -123,13 +124,16 @@ public final class GpuAttentionBenchmark {
                 md.append(String.format(Locale.ROOT, "| attention, %s | %.2f | %.0f |%n", f.kernel(), att, 4.0 * H * D * pairs / att / 1e9));
             }
             int settledTo = SINKS + SIZE / CASCADES - 1;
-            for (int[] mode : new int[][]{{1, 0}, {1, 1}, {4, 1}, {8, 1}, {16, 1}}) {
-                int skipFrom = mode[1] == 1 ? SINKS : 0, skipTo = mode[1] == 1 ? settledTo : 0;
-                float sc = medianMs(d, () -> fa.scoreSums(tq, tk, lse.address(), sums.address(), STRIDE, nk, H, G, D, scale,
-                        0.9999999, false, mode[0], skipFrom, skipTo), 9);
-                md.append(String.format(Locale.ROOT, "| score sums, %s%s | %.2f | %.0f (of the exact pass's work) |%n",
-                        mode[0] == 1 ? "exact" : "every " + mode[0] + "th query", mode[1] == 1 ? ", settled skipped" : "",
-                        sc, 2.0 * H * D * pairs / sc / 1e9));
+            record Mode(FlashAttention kernel, int step, boolean skip) {
+            }
+            for (Mode m : new Mode[]{new Mode(portable, 1, false), new Mode(fa, 1, false), new Mode(fa, 1, true),
+                                     new Mode(fa, 8, true)}) {
+                int skipFrom = m.skip() ? SINKS : 0, skipTo = m.skip() ? settledTo : 0;
+                float sc = medianMs(d, () -> m.kernel().scoreSums(tq, tk, lse.address(), sums.address(), STRIDE, nk, H, G,
+                        D, scale, 0.9999999, false, m.step(), skipFrom, skipTo), 9);
+                md.append(String.format(Locale.ROOT, "| score sums, %s, %s%s | %.2f | %.0f (counting the exact pass's work) |%n",
+                        m.kernel().kernel(), m.step() == 1 ? "exact" : "every " + m.step() + "th query",
+                        m.skip() ? ", settled skipped" : "", sc, 2.0 * H * D * pairs / sc / 1e9));
             }
             return md.toString();
         }

@@ -17,6 +17,7 @@ public final class FlashAttention implements AutoCloseable {
     /** Kernel versions: rows per block, threads per block (see bench/results/gpu-kernel-notes.md). */
     private static final int FLASH_ROWS = 128, FLASH_THREADS = 128, SCORE_KEYS = 256, SCORE_THREADS = 256;
     private static final int HOPPER_THREADS = 256, HOPPER_SMEM = 1024 + (128 + 6 * 128) * 128 * 2;
+    private static final int HOPPER_SCORE_KEYS = 128, HOPPER_SCORE_SMEM = 1024 + 128 * 256 + 4 * (128 * 256 + 1024);
     private final KernelModule module;
     private final KernelModule hopper;   // null: the portable kernel only
 
@@ -39,7 +40,7 @@ public final class FlashAttention implements AutoCloseable {
         this.hopper = h;
     }
 
-    /** "wgmma (sm_90a)" or "mma.sync (compute 8.0)": the attention kernel head dimension 128 runs on. */
+    /** "wgmma (sm_90a)" or "mma.sync (compute 8.0)": the attention and score kernels head dimension 128 runs on. */
     public String kernel() {
         return hopper != null ? "wgmma (sm_90a)" : "mma.sync (compute 8.0)";
     }
@@ -99,17 +100,33 @@ public final class FlashAttention implements AutoCloseable {
         if (skipFrom < 0 || skipTo < skipFrom || skipTo > nKeys) {
             throw new IllegalArgumentException("skipped keys [" + skipFrom + ", " + skipTo + ") must lie in [0, " + nKeys + "]");
         }
+        if (hopper != null && headDim == 128) {
+            KernelArgs a = device().args().ptr(q.address()).ptr(k.address()).ptr(lse).ptr(out)
+                    .i32(nQ).i32(nKeys).i32(heads).i32(kvHeads)
+                    .i64(q.tokenStride()).i64(q.headStride()).i64(k.tokenStride()).i64(k.headStride())
+                    .f32((float) (scale / Math.log(2))).f32((float) log2Beta(beta)).f32(oneMinusBeta(beta))
+                    .i32(mean ? 1 : 0).i32(queryStep).i32(skipFrom).i32(skipTo);
+            hopper.launch("attn_colsum4_hd128", (nKeys + HOPPER_SCORE_KEYS - 1) / HOPPER_SCORE_KEYS, kvHeads,
+                    HOPPER_THREADS, HOPPER_SCORE_SMEM, a);
+            return;
+        }
         boolean plain = queryStep == 1 && skipTo == skipFrom;
-        double log2Beta = beta == 0 ? 0 : Math.log(beta) / Math.log(2);
-        float oneMinusBeta = beta == 0 ? 1f : (float) (1 - beta);
         KernelArgs a = device().args().ptr(q.address()).ptr(k.address()).ptr(lse).ptr(out)
                 .i32(nQ).i32(nKeys).i32(heads).i32(kvHeads)
                 .i64(q.tokenStride()).i64(q.headStride()).i64(k.tokenStride()).i64(k.headStride())
-                .f32((float) (scale / Math.log(2))).f32((float) log2Beta).f32(oneMinusBeta).i32(mean ? 1 : 0);
+                .f32((float) (scale / Math.log(2))).f32((float) log2Beta(beta)).f32(oneMinusBeta(beta)).i32(mean ? 1 : 0);
         if (!plain) a.i32(queryStep).i32(skipFrom).i32(skipTo);
         int smem = 2 * 64 * headDim * 2 + 2 * 2 * 64 * 4;
         module.launch((plain ? "attn_colsum2_hd" : "attn_colsum3_hd") + headDim, (nKeys + SCORE_KEYS - 1) / SCORE_KEYS,
                 kvHeads, SCORE_THREADS, smem, a);
+    }
+
+    private static double log2Beta(double beta) {
+        return beta == 0 ? 0 : Math.log(beta) / Math.log(2);
+    }
+
+    private static float oneMinusBeta(double beta) {
+        return beta == 0 ? 1f : (float) (1 - beta);
     }
 
     private static void check(int nQ, int nKeys, int heads, int kvHeads, int headDim) {
