@@ -10,10 +10,11 @@
 //
 // attn_colsum4_hd128: the score sums of attn_colsum3_hd128 (flash_attention.cu) on wgmma; contract further down.
 //
-// How (version 2, bench/results/gpu-kernel-notes.md): tiles of 128 keys. S = Q·Kᵀ and O += P·V are warpgroup
+// How (version 3, bench/results/gpu-kernel-notes.md): tiles of 128 keys. S = Q·Kᵀ and O += P·V are warpgroup
 // MMAs (wgmma, bf16 in, f32 accumulate) with Q, K and V read from shared memory (P from registers). All 256
 // threads copy the next tiles with cp.async (16 bytes, 128-byte swizzle, three stages of K and of V, two
-// tiles ahead, issued right after the MMAs of each step). Inside a warpgroup the softmax of tile t overlaps the
+// tiles ahead, issued right after the MMAs of each step; row maxima and sums reduced as trees). Inside a
+// warpgroup the softmax of tile t overlaps the
 // MMA O += P(t-1)·V(t-1), which is issued together with S(t) = Q·K(t)ᵀ and waited for only before O is rescaled.
 
 #include <cuda_bf16.h>
@@ -81,6 +82,26 @@ __device__ __forceinline__ float fast_exp2(float x) {
     return y;
 }
 
+// t[0] = max (sum) of t[0..15], as a tree of depth 4 (constant indices: the array stays in registers).
+__device__ __forceinline__ void tree_max(float *t) {
+#pragma unroll
+    for (int j = 0; j < 8; j++) t[j] = fmaxf(t[j], t[j + 8]);
+#pragma unroll
+    for (int j = 0; j < 4; j++) t[j] = fmaxf(t[j], t[j + 4]);
+#pragma unroll
+    for (int j = 0; j < 2; j++) t[j] = fmaxf(t[j], t[j + 2]);
+    t[0] = fmaxf(t[0], t[1]);
+}
+__device__ __forceinline__ void tree_sum(float *t) {
+#pragma unroll
+    for (int j = 0; j < 8; j++) t[j] += t[j + 8];
+#pragma unroll
+    for (int j = 0; j < 4; j++) t[j] += t[j + 4];
+#pragma unroll
+    for (int j = 0; j < 2; j++) t[j] += t[j + 2];
+    t[0] += t[1];
+}
+
 // Copies rows [row0, row0 + ROWS) of a [rows][128] bf16 matrix (row stride `stride`) into a swizzled tile with
 // all 256 threads; rows >= limit become zeros.
 template <int ROWS>
@@ -140,7 +161,7 @@ __device__ __forceinline__ void wgmma_rs(float *d, const uint32_t *a, uint64_t d
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(descB), "r"(1));
 }
 
-template <typename OutT, bool COPIES_AFTER_MMA>
+template <typename OutT, bool V3>
 __device__ __forceinline__ void flash_attn3(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__restrict__ k,
                                             const __nv_bfloat16 *__restrict__ v, OutT *__restrict__ o,
                                             float *__restrict__ lse, int nQ, int nKeys, int H, int G, long qTok,
@@ -226,12 +247,21 @@ __device__ __forceinline__ void flash_attn3(const __nv_bfloat16 *__restrict__ q,
                     if (key > (e < 2 ? limit0 : limit1)) s[j * 4 + e] = -INFINITY;
                 }
         }
-        float mx0 = mRaw0, mx1 = mRaw1;
+        // Row maxima and sums as trees, not chains (version 3): two warps per scheduler leave latency exposed.
+        float t0[16], t1[16];
 #pragma unroll
         for (int j = 0; j < 16; j++) {
-            mx0 = fmaxf(mx0, fmaxf(s[j * 4], s[j * 4 + 1]));
-            mx1 = fmaxf(mx1, fmaxf(s[j * 4 + 2], s[j * 4 + 3]));
+            t0[j] = fmaxf(s[j * 4], s[j * 4 + 1]);
+            t1[j] = fmaxf(s[j * 4 + 2], s[j * 4 + 3]);
         }
+        if constexpr (V3) {
+            tree_max(t0);
+            tree_max(t1);
+        } else {
+#pragma unroll
+            for (int j = 1; j < 16; j++) t0[0] = fmaxf(t0[0], t0[j]), t1[0] = fmaxf(t1[0], t1[j]);
+        }
+        float mx0 = fmaxf(mRaw0, t0[0]), mx1 = fmaxf(mRaw1, t1[0]);
         mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffff, mx0, 1));
         mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffff, mx0, 2));
         mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffff, mx1, 1));
@@ -242,18 +272,24 @@ __device__ __forceinline__ void flash_attn3(const __nv_bfloat16 *__restrict__ q,
         mRaw0 = mx0;
         mRaw1 = mx1;
         const float ms0 = mx0 * scaleLog2, ms1 = mx1 * scaleLog2;
-        float sum0 = 0.f, sum1 = 0.f;
 #pragma unroll
         for (int j = 0; j < 16; j++) {
             s[j * 4] = fast_exp2(fmaf(s[j * 4], scaleLog2, -ms0));
             s[j * 4 + 1] = fast_exp2(fmaf(s[j * 4 + 1], scaleLog2, -ms0));
             s[j * 4 + 2] = fast_exp2(fmaf(s[j * 4 + 2], scaleLog2, -ms1));
             s[j * 4 + 3] = fast_exp2(fmaf(s[j * 4 + 3], scaleLog2, -ms1));
-            sum0 += s[j * 4] + s[j * 4 + 1];
-            sum1 += s[j * 4 + 2] + s[j * 4 + 3];
+            t0[j] = s[j * 4] + s[j * 4 + 1];
+            t1[j] = s[j * 4 + 2] + s[j * 4 + 3];
         }
-        l0 = l0 * alpha0 + sum0;
-        l1 = l1 * alpha1 + sum1;
+        if constexpr (V3) {
+            tree_sum(t0);
+            tree_sum(t1);
+        } else {
+#pragma unroll
+            for (int j = 1; j < 16; j++) t0[0] += t0[j], t1[0] += t1[j];
+        }
+        l0 = l0 * alpha0 + t0[0];
+        l1 = l1 * alpha1 + t1[0];
     };
     // P(t) as the A fragments of the next P·V: step kk covers keys 16kk .. 16kk+15 (accumulator column
     // blocks 2kk and 2kk+1).
@@ -269,21 +305,21 @@ __device__ __forceinline__ void flash_attn3(const __nv_bfloat16 *__restrict__ q,
 
     float alpha0, alpha1;
     wait_tiles();
-    if (!COPIES_AFTER_MMA) load_tiles(0);
+    if (!V3) load_tiles(0);
     wgmma_fence();
     issue_qk(0);
-    if (COPIES_AFTER_MMA) load_tiles(0);   // (version 2: copies issued after the MMAs, which run meanwhile)
+    if (V3) load_tiles(0);   // (version 2: copies issued after the MMAs, which run meanwhile)
     wgmma_wait<0>();
     fence_regs<64>(s);
     softmax(0, alpha0, alpha1);   // O is still 0: nothing to rescale
     pack_p();
     for (int t = 1; t < nTiles; t++) {
         wait_tiles();
-        if (!COPIES_AFTER_MMA) load_tiles(t);
+        if (!V3) load_tiles(t);
         wgmma_fence();
         issue_qk(t);
         issue_pv(t - 1);
-        if (COPIES_AFTER_MMA) load_tiles(t);
+        if (V3) load_tiles(t);
         wgmma_wait<1>();           // S(t) done; P(t-1)·V(t-1) may still run
         fence_regs<64>(s);
         softmax(t, alpha0, alpha1);
@@ -341,7 +377,8 @@ __device__ __forceinline__ void flash_attn3(const __nv_bfloat16 *__restrict__ q,
     }
 FLASH3_ENTRY(flash_attn3_hd128_bf16, __nv_bfloat16, true)
 FLASH3_ENTRY(flash_attn3_hd128_f32, float, true)
-// Version 1 (copies issued before the MMAs), kept for the side-by-side timing in tools/device/attn_check.py.
+// Version 1 (copies issued before the MMAs, reductions as chains), kept for the side-by-side timing in
+// tools/device/attn_check.py.
 FLASH3_ENTRY(flash_attn3v1_hd128_bf16, __nv_bfloat16, false)
 FLASH3_ENTRY(flash_attn3v1_hd128_f32, float, false)
 
@@ -352,12 +389,15 @@ FLASH3_ENTRY(flash_attn3v1_hd128_f32, float, false)
 //   attention, optional query sampling, skipped keys 0), for head dimension 128.
 //   grid (ceil(nKeys / 128), G), block 256, dynamic shared memory CS4_SMEM = 1024 + 128*256 + 4*(128*256 + 1024)
 //   = 168,960 bytes.
-// How: the block's 128 keys (64 per warpgroup) stay in shared memory as the A operand; query tiles of 128 stream
+// How (version 2: blocks of cached keys only take a short path; the exp2 per element is one FFMA and one MUFU, summed
+// into four independent partial sums): the block's 128 keys (64 per warpgroup) stay in shared memory as the A operand; query tiles of 128 stream
 // through four stages (three ahead) with their per-query weight terms; the MMA Sᵀ = K·Q(s+1)ᵀ is issued before
 // the exponentials of step s run (on a copy of step s's accumulator), so MMA and exp2 overlap.
 #define CS4_BQ 128
 #define CS4_STAGES 4
 
+// CACHED_ONLY: every key of the block is a cached key (no chunk keys, no causal mask): the short path.
+template <bool CACHED_ONLY>
 __device__ __forceinline__ void colsum4(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__restrict__ k,
                                         const float *__restrict__ lse, float *__restrict__ out, int nQ, int nKeys,
                                         int H, int G, long qTok, long qHead, long kTok, long kHead, float scaleLog2,
@@ -443,20 +483,33 @@ __device__ __forceinline__ void colsum4(const __nv_bfloat16 *__restrict__ q, con
         const float *a = reinterpret_cast<const float *>(baseGeneric + (sS - base) + (step % CS4_STAGES) * STAGE + QTILE);
         // Some key of this block lies ahead of some query of the tile: check each pair (every = 1 here).
         const bool diagonal = k0 + 127 > nC + i0;
+        // Four independent sums per key (the exp2 results of alternate columns), folded at the end of the step.
+        float part[2][4];
+#pragma unroll
+        for (int hr = 0; hr < 2; hr++) part[hr][0] = part[hr][1] = part[hr][2] = part[hr][3] = 0.f;
 #pragma unroll
         for (int j = 0; j < 16; j++) {
             const int col = j * 8 + tq * 2;
             const float2 ac = *reinterpret_cast<const float2 *>(a + col);
-            const float2 an = *reinterpret_cast<const float2 *>(a + CS4_BQ + col);
+            float2 an = make_float2(0.f, 0.f);
+            if constexpr (!CACHED_ONLY) an = *reinterpret_cast<const float2 *>(a + CS4_BQ + col);
 #pragma unroll
             for (int e = 0; e < 4; e++) {
                 const int hr = e >> 1;
-                const float x = acc[j * 4 + e] * scaleLog2;
-                float y = chunk[hr] ? x - ((e & 1) ? an.y : an.x) + bj[hr] : x - ((e & 1) ? ac.y : ac.x);
-                if (diagonal && key[hr] > nC + i0 + col + (e & 1)) y = -INFINITY;
-                sum[hr] += fast_exp2(y);
+                const float x = acc[j * 4 + e];
+                float y;
+                if constexpr (CACHED_ONLY) {
+                    y = fmaf(x, scaleLog2, -((e & 1) ? ac.y : ac.x));
+                } else {
+                    y = chunk[hr] ? fmaf(x, scaleLog2, bj[hr] - ((e & 1) ? an.y : an.x))
+                                  : fmaf(x, scaleLog2, -((e & 1) ? ac.y : ac.x));
+                    if (diagonal && key[hr] > nC + i0 + col + (e & 1)) y = -INFINITY;
+                }
+                part[hr][(j & 1) * 2 + (e & 1)] += fast_exp2(y);
             }
         }
+#pragma unroll
+        for (int hr = 0; hr < 2; hr++) sum[hr] += (part[hr][0] + part[hr][1]) + (part[hr][2] + part[hr][3]);
         // One query head done: reduce it into the group's result. Without a branch (selects only): a branch
         // between an MMA's issue and its wait makes ptxas serialise the MMAs.
         const bool headDone = (step + 1) % nTiles == 0;
@@ -519,6 +572,10 @@ extern "C" __global__ void __launch_bounds__(FA3_THREADS, 1)
     attn_colsum4_hd128(const __nv_bfloat16 *q, const __nv_bfloat16 *k, const float *lse, float *out, int nQ,
                        int nKeys, int H, int G, long qTok, long qHead, long kTok, long kHead, float scaleLog2,
                        float log2Beta, float oneMinusBeta, int meanReduce, int queryStep, int skipFrom, int skipTo) {
-    colsum4(q, k, lse, out, nQ, nKeys, H, G, qTok, qHead, kTok, kHead, scaleLog2, log2Beta, oneMinusBeta, meanReduce,
-            queryStep, skipFrom, skipTo);
+    if ((int)blockIdx.x * 128 + 128 <= nKeys - nQ)   // all cached keys
+        colsum4<true>(q, k, lse, out, nQ, nKeys, H, G, qTok, qHead, kTok, kHead, scaleLog2, log2Beta, oneMinusBeta,
+                      meanReduce, queryStep, skipFrom, skipTo);
+    else
+        colsum4<false>(q, k, lse, out, nQ, nKeys, H, G, qTok, qHead, kTok, kHead, scaleLog2, log2Beta, oneMinusBeta,
+                       meanReduce, queryStep, skipFrom, skipTo);
 }
