@@ -19,7 +19,7 @@ for s in $steps; do
   case $s in
     sass) { n=$(cuobjdump --dump-sass flash_attention_sm90.cubin | grep -c HGMMA); m=$(cuobjdump --dump-sass flash_attention_sm90.cubin | grep -c "HMMA");
             echo "flash_attention_sm90.cubin: $n HGMMA, $m HMMA instructions"; [ "$n" -gt 0 ]; } 2>&1 | tee "$OUT/sass.log" || rc=1 ;;
-    attn) timeout 120 python3 attn_check.py --cubin flash_attention.cubin --cubin90 flash_attention_sm90.cubin --out "$OUT" 2>&1 | tee "$OUT/attn_check.log" || rc=1 ;;
+    attn) timeout 120 python3 attn_check.py --cubin flash_attention.cubin --cubin90 flash_attention_sm90.cubin --out "$OUT" ${ATTN_ARGS:-} 2>&1 | tee "$OUT/attn_check.log" || rc=1 ;;
     cascade) timeout 90 python3 cascade_check.py --cubin-attn flash_attention.cubin --cubin90 flash_attention_sm90.cubin \
                --cubin-cache cascade_cache.cubin --golden cascade_golden.json --out "$OUT" 2>&1 | tee "$OUT/cascade_check.log" || rc=1 ;;
     sampling) timeout 150 python3 score_sampling.py --cubin flash_attention.cubin --cubin90 flash_attention_sm90.cubin \
