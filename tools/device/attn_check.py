@@ -217,7 +217,7 @@ def main():
     for n, c in enumerate(cases):
         pairs = [("flash_attn2", "attn_colsum2"), ("flash_attn2", "attn_colsum3")]
         if "flash_attn3" in att.flash_versions(c["D"]):
-            pairs += [("flash_attn3", "attn_colsum3"), ("flash_attn3", "attn_colsum4"), ("flash_attn3v1", "attn_colsum4")]
+            pairs += [("flash_attn3", "attn_colsum3"), ("flash_attn3", "attn_colsum4")]
         for fv, cv in pairs:
                 att.flash_version, att.colsum_version = fv, cv
                 t = time.time()

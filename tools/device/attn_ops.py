@@ -8,8 +8,7 @@ from cudalib import Module
 # Kernel versions (see bench/results/gpu-kernel-notes.md): rows per block, threads per block, dynamic shared
 # memory for head dimension D, and whether the version needs the sm_90a module (head dimension 128 only).
 FLASH = {"flash_attn2": (128, 128, lambda D: (128 + 4 * 64) * D * 2, False),
-         "flash_attn3": (128, 256, lambda D: 1024 + (128 + 6 * 128) * 128 * 2, True),
-         "flash_attn3v1": (128, 256, lambda D: 1024 + (128 + 6 * 128) * 128 * 2, True)}
+         "flash_attn3": (128, 256, lambda D: 1024 + (128 + 6 * 128) * 128 * 2, True)}
 # Score-sum versions: keys per block (256 threads), dynamic shared memory, whether it needs the sm_90a module.
 COLSUM = {"attn_colsum2": (256, lambda D: 2 * 64 * D * 2 + 2 * 2 * 64 * 4, False),
           "attn_colsum3": (256, lambda D: 2 * 64 * D * 2 + 2 * 2 * 64 * 4, False),

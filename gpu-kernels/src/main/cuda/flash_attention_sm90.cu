@@ -10,12 +10,11 @@
 //
 // attn_colsum4_hd128: the score sums of attn_colsum3_hd128 (flash_attention.cu) on wgmma; contract further down.
 //
-// How (version 3, bench/results/gpu-kernel-notes.md): tiles of 128 keys. S = Q·Kᵀ and O += P·V are warpgroup
+// How (version 1, bench/results/gpu-kernel-notes.md): tiles of 128 keys. S = Q·Kᵀ and O += P·V are warpgroup
 // MMAs (wgmma, bf16 in, f32 accumulate) with Q, K and V read from shared memory (P from registers). All 256
 // threads copy the next tiles with cp.async (16 bytes, 128-byte swizzle, three stages of K and of V, two
-// tiles ahead, issued right after the MMAs of each step; row maxima and sums reduced as trees). Inside a
-// warpgroup the softmax of tile t overlaps the
-// MMA O += P(t-1)·V(t-1), which is issued together with S(t) = Q·K(t)ᵀ and waited for only before O is rescaled.
+// tiles ahead). Inside a warpgroup the softmax of tile t overlaps the MMA O += P(t-1)·V(t-1), which is issued
+// together with S(t) = Q·K(t)ᵀ and waited for only before O is rescaled.
 
 #include <cuda_bf16.h>
 #include <stdint.h>
@@ -82,26 +81,6 @@ __device__ __forceinline__ float fast_exp2(float x) {
     return y;
 }
 
-// t[0] = max (sum) of t[0..15], as a tree of depth 4 (constant indices: the array stays in registers).
-__device__ __forceinline__ void tree_max(float *t) {
-#pragma unroll
-    for (int j = 0; j < 8; j++) t[j] = fmaxf(t[j], t[j + 8]);
-#pragma unroll
-    for (int j = 0; j < 4; j++) t[j] = fmaxf(t[j], t[j + 4]);
-#pragma unroll
-    for (int j = 0; j < 2; j++) t[j] = fmaxf(t[j], t[j + 2]);
-    t[0] = fmaxf(t[0], t[1]);
-}
-__device__ __forceinline__ void tree_sum(float *t) {
-#pragma unroll
-    for (int j = 0; j < 8; j++) t[j] += t[j + 8];
-#pragma unroll
-    for (int j = 0; j < 4; j++) t[j] += t[j + 4];
-#pragma unroll
-    for (int j = 0; j < 2; j++) t[j] += t[j + 2];
-    t[0] += t[1];
-}
-
 // Copies rows [row0, row0 + ROWS) of a [rows][128] bf16 matrix (row stride `stride`) into a swizzled tile with
 // all 256 threads; rows >= limit become zeros.
 template <int ROWS>
@@ -161,7 +140,7 @@ __device__ __forceinline__ void wgmma_rs(float *d, const uint32_t *a, uint64_t d
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(descB), "r"(1));
 }
 
-template <typename OutT, bool V3>
+template <typename OutT>
 __device__ __forceinline__ void flash_attn3(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__restrict__ k,
                                             const __nv_bfloat16 *__restrict__ v, OutT *__restrict__ o,
                                             float *__restrict__ lse, int nQ, int nKeys, int H, int G, long qTok,
@@ -247,21 +226,12 @@ __device__ __forceinline__ void flash_attn3(const __nv_bfloat16 *__restrict__ q,
                     if (key > (e < 2 ? limit0 : limit1)) s[j * 4 + e] = -INFINITY;
                 }
         }
-        // Row maxima and sums as trees, not chains (version 3): two warps per scheduler leave latency exposed.
-        float t0[16], t1[16];
+        float mx0 = mRaw0, mx1 = mRaw1;
 #pragma unroll
         for (int j = 0; j < 16; j++) {
-            t0[j] = fmaxf(s[j * 4], s[j * 4 + 1]);
-            t1[j] = fmaxf(s[j * 4 + 2], s[j * 4 + 3]);
+            mx0 = fmaxf(mx0, fmaxf(s[j * 4], s[j * 4 + 1]));
+            mx1 = fmaxf(mx1, fmaxf(s[j * 4 + 2], s[j * 4 + 3]));
         }
-        if constexpr (V3) {
-            tree_max(t0);
-            tree_max(t1);
-        } else {
-#pragma unroll
-            for (int j = 1; j < 16; j++) t0[0] = fmaxf(t0[0], t0[j]), t1[0] = fmaxf(t1[0], t1[j]);
-        }
-        float mx0 = fmaxf(mRaw0, t0[0]), mx1 = fmaxf(mRaw1, t1[0]);
         mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffff, mx0, 1));
         mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffff, mx0, 2));
         mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffff, mx1, 1));
@@ -272,24 +242,18 @@ __device__ __forceinline__ void flash_attn3(const __nv_bfloat16 *__restrict__ q,
         mRaw0 = mx0;
         mRaw1 = mx1;
         const float ms0 = mx0 * scaleLog2, ms1 = mx1 * scaleLog2;
+        float sum0 = 0.f, sum1 = 0.f;
 #pragma unroll
         for (int j = 0; j < 16; j++) {
             s[j * 4] = fast_exp2(fmaf(s[j * 4], scaleLog2, -ms0));
             s[j * 4 + 1] = fast_exp2(fmaf(s[j * 4 + 1], scaleLog2, -ms0));
             s[j * 4 + 2] = fast_exp2(fmaf(s[j * 4 + 2], scaleLog2, -ms1));
             s[j * 4 + 3] = fast_exp2(fmaf(s[j * 4 + 3], scaleLog2, -ms1));
-            t0[j] = s[j * 4] + s[j * 4 + 1];
-            t1[j] = s[j * 4 + 2] + s[j * 4 + 3];
+            sum0 += s[j * 4] + s[j * 4 + 1];
+            sum1 += s[j * 4 + 2] + s[j * 4 + 3];
         }
-        if constexpr (V3) {
-            tree_sum(t0);
-            tree_sum(t1);
-        } else {
-#pragma unroll
-            for (int j = 1; j < 16; j++) t0[0] += t0[j], t1[0] += t1[j];
-        }
-        l0 = l0 * alpha0 + t0[0];
-        l1 = l1 * alpha1 + t1[0];
+        l0 = l0 * alpha0 + sum0;
+        l1 = l1 * alpha1 + sum1;
     };
     // P(t) as the A fragments of the next P·V: step kk covers keys 16kk .. 16kk+15 (accumulator column
     // blocks 2kk and 2kk+1).
@@ -305,21 +269,19 @@ __device__ __forceinline__ void flash_attn3(const __nv_bfloat16 *__restrict__ q,
 
     float alpha0, alpha1;
     wait_tiles();
-    if (!V3) load_tiles(0);
+    load_tiles(0);
     wgmma_fence();
     issue_qk(0);
-    if (V3) load_tiles(0);   // (version 2: copies issued after the MMAs, which run meanwhile)
     wgmma_wait<0>();
     fence_regs<64>(s);
     softmax(0, alpha0, alpha1);   // O is still 0: nothing to rescale
     pack_p();
     for (int t = 1; t < nTiles; t++) {
         wait_tiles();
-        if (!V3) load_tiles(t);
+        load_tiles(t);
         wgmma_fence();
         issue_qk(t);
         issue_pv(t - 1);
-        if (V3) load_tiles(t);
         wgmma_wait<1>();           // S(t) done; P(t-1)·V(t-1) may still run
         fence_regs<64>(s);
         softmax(t, alpha0, alpha1);
@@ -367,20 +329,18 @@ __device__ __forceinline__ void flash_attn3(const __nv_bfloat16 *__restrict__ q,
     }
 }
 
-#define FLASH3_ENTRY(NAME, OUT, AFTER)                                                                           \
+#define FLASH3_ENTRY(NAME, OUT)                                                                                  \
     extern "C" __global__ void __launch_bounds__(FA3_THREADS, 1)                                                  \
         NAME(const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v, OUT *o, float *lse, int nQ,  \
              int nKeys, int H, int G, long qTok, long qHead, long kTok, long kHead, long vTok, long vHead,         \
              long oTok, long oHead, float scaleLog2) {                                                              \
-        flash_attn3<OUT, AFTER>(q, k, v, o, lse, nQ, nKeys, H, G, qTok, qHead, kTok, kHead, vTok, vHead, oTok,    \
-                                oHead, scaleLog2);                                                                  \
+        flash_attn3<OUT>(q, k, v, o, lse, nQ, nKeys, H, G, qTok, qHead, kTok, kHead, vTok, vHead, oTok, oHead,    \
+                         scaleLog2);                                                                                \
     }
-FLASH3_ENTRY(flash_attn3_hd128_bf16, __nv_bfloat16, true)
-FLASH3_ENTRY(flash_attn3_hd128_f32, float, true)
-// Version 1 (copies issued before the MMAs, reductions as chains), kept for the side-by-side timing in
-// tools/device/attn_check.py.
-FLASH3_ENTRY(flash_attn3v1_hd128_bf16, __nv_bfloat16, false)
-FLASH3_ENTRY(flash_attn3v1_hd128_f32, float, false)
+// Version 1 (bench/results/gpu-kernel-notes.md). Version 2 (copies issued after the MMAs) measured the same, version
+// 3 (row maxima and sums as trees) 4% slower: both dropped.
+FLASH3_ENTRY(flash_attn3_hd128_bf16, __nv_bfloat16)
+FLASH3_ENTRY(flash_attn3_hd128_f32, float)
 
 // ---- the score sums on wgmma ------------------------------------------------------------------------
 // attn_colsum4_hd128(q, k, lse, out, nQ, nKeys, H, G, qTok, qHead, kTok, kHead, scaleLog2, log2Beta,
