@@ -24,7 +24,7 @@ import java.util.Locale;
  * ({@link DeviceCascadeCache}). First it checks the device cache against the Java CascadingCache fed the
  * same score sums (held positions per KV head and cascade must be equal), then times the kernels at the stride's
  * shape and the whole prefill at each length. Full causal SDPA, the comparison, is measured by
- * {@code tools/device/cascade_bench.py} in the same device run (torch has no Java API).
+ * {@code sdpa_anchor.py} (or {@code tools/device/cascade_bench.py}) in the same device run (torch has no Java API).
  *
  * <p>Usage: {@code GpuAttentionBenchmark KERNEL_DIR OUT.md [LENGTHS=32768,131072,262144,1048576] [SCORE_STEP=1]};
  * KERNEL_DIR holds flash_attention.ptx, flash_attention_sm90.ptx and cascade_cache.ptx

@@ -29,15 +29,16 @@ public final class FlashAttention implements AutoCloseable {
     /** {@code allowHopper} false keeps the portable mma.sync kernel everywhere (for comparisons). */
     public FlashAttention(CudaDevice device, Path kernelDir, boolean allowHopper) {
         this.module = KernelModule.load(device, "flash_attention", kernelDir);
-        KernelModule h = null;
-        if (allowHopper && device.computeCapability() == 90) {
-            try {
-                h = KernelModule.load(device, "flash_attention_sm90", kernelDir);
-            } catch (CudaUnavailableException e) {   // built without the sm_90a module: the portable kernel does it all
-                h = null;
-            }
+        this.hopper = allowHopper && device.computeCapability() == 90 ? loadHopper(device, kernelDir) : null;
+    }
+
+    /** The sm_90a module, or null where it was not built (then the portable kernel does it all). */
+    private static KernelModule loadHopper(CudaDevice device, Path kernelDir) {
+        try {
+            return KernelModule.load(device, "flash_attention_sm90", kernelDir);
+        } catch (CudaUnavailableException e) {
+            return null;
         }
-        this.hopper = h;
     }
 
     /** "wgmma (sm_90a)" or "mma.sync (compute 8.0)": the attention and score kernels head dimension 128 runs on. */
