@@ -20,8 +20,22 @@ torch.backends.cudnn.allow_tf32 = False
 LOG2E = math.log2(math.e)
 
 
-def reference(q, k, v, beta, mean):
-    """float32 attention, log2-sum-exp and §4 score sums for the chunk layout (cached keys, then causal chunk)."""
+def sample_weights(nQ, nKeys, step, skip, device):
+    """attn_colsum3's query sampling as a [nQ, nKeys] factor: blocks of 256 keys that are all cached keys count
+    the queries i with (nQ-1-i) % step == 0, times step; other blocks count every query; skipped keys 0."""
+    nC = nKeys - nQ
+    i = torch.arange(nQ, device=device)[:, None]
+    j = torch.arange(nKeys, device=device)[None, :]
+    cached_block = (j // 256 + 1) * 256 <= nC
+    sampled = ((nQ - 1 - i) % step == 0).float() * step
+    w = torch.where(cached_block, sampled.expand(nQ, nKeys), torch.ones(nQ, nKeys, device=device))
+    w[:, skip[0]:skip[1]] = 0
+    return w
+
+
+def reference(q, k, v, beta, mean, step=1, skip=(0, 0)):
+    """float32 attention, log2-sum-exp and §4 score sums for the chunk layout (cached keys, then causal chunk);
+    with step > 1 or a skip range, the score sums are those attn_colsum3 estimates (sample_weights)."""
     H, nQ, D = q.shape
     G, nKeys, _ = k.shape
     nC, group = nKeys - nQ, H // G
@@ -32,7 +46,9 @@ def reference(q, k, v, beta, mean):
     # §4 weights in float64, then float32: cached keys (1-β)β^(nQ-1-i); chunk keys (1-β)β^(i-j').
     dist = torch.where(j < nC, (nQ - 1 - i).expand(nQ, nKeys), i - (j - nC)).double()
     weight = ((1 - beta) * torch.pow(torch.tensor(beta, dtype=torch.float64, device=q.device), dist.clamp(min=0))).float() \
-        if beta is not None else None
+        if beta is not None else torch.ones(nQ, nKeys, device=q.device)
+    if step > 1 or skip[1] > skip[0]:
+        weight = weight * sample_weights(nQ, nKeys, step, skip, q.device)
     out = torch.empty(H, nQ, D, device=q.device)
     lse = torch.empty(H, nQ, device=q.device)
     per_head = torch.empty(H, nKeys, device=q.device)
@@ -44,7 +60,7 @@ def reference(q, k, v, beta, mean):
         a = torch.exp(s - l[:, None])
         out[h] = a @ v[g].float()
         lse[h] = l * LOG2E
-        per_head[h] = (a * weight).sum(0) if weight is not None else a.sum(0)
+        per_head[h] = (a * weight).sum(0)
         del s, a
     ph = per_head.view(G, group, nKeys)
     scores = ph.mean(1) if mean else ph.amax(1)
@@ -55,7 +71,10 @@ def rel(a, b):
     return ((a.float() - b.float()).norm() / b.float().norm()).item()
 
 
-def check_case(att, nQ, nKeys, H, G, D, out_f32=False, sharp=1.0, beta=0.9999999, mean=False, seed=0):
+def check_case(att, nQ, nKeys, H, G, D, out_f32=False, sharp=1.0, beta=0.9999999, mean=False, seed=0, step=1,
+               skip=(0, 0)):
+    """One shape, fresh random inputs: the current flash version, then the current score-sum version (with
+    att.query_step = step and att.skip = skip for attn_colsum3), outputs poisoned with NaN first."""
     gen = torch.Generator(device="cuda").manual_seed(seed)
     q = (torch.randn(H, nQ, D, device="cuda", generator=gen) * sharp).bfloat16()
     k = torch.randn(G, nKeys, D, device="cuda", generator=gen).bfloat16()
@@ -63,17 +82,22 @@ def check_case(att, nQ, nKeys, H, G, D, out_f32=False, sharp=1.0, beta=0.9999999
     o = torch.full((H, nQ, D), float("nan"), device="cuda", dtype=torch.float32 if out_f32 else torch.bfloat16)
     lse = torch.full((H, nQ), float("nan"), device="cuda")
     sc = torch.full((G, nKeys), float("nan"), device="cuda")
+    if att.colsum_version == "attn_colsum2":
+        step, skip = 1, (0, 0)
+    att.query_step, att.skip = step, skip
     att.flash(q, k, v, o, lse)
     att.colsum(q, k, lse, sc, beta=beta, mean=mean)
     torch.cuda.synchronize()
-    ro, rl, rs = reference(q, k, v, beta, mean)
+    att.query_step, att.skip = 1, (0, 0)
+    ro, rl, rs = reference(q, k, v, beta, mean, step, skip)
     finite = bool(torch.isfinite(o).all() and torch.isfinite(lse).all() and torch.isfinite(sc).all())
     eo, el, es = rel(o, ro), (lse - rl).abs().max().item(), rel(sc, rs)
+    skipped_zero = bool((sc[:, skip[0]:skip[1]] == 0).all())
     tol_o = 6e-3 if out_f32 else 1e-2
-    ok = finite and eo <= tol_o and el <= 2e-3 and es <= 2e-3
+    ok = finite and eo <= tol_o and el <= 2e-3 and es <= 2e-3 and skipped_zero
     return dict(case="check", nQ=nQ, nKeys=nKeys, H=H, G=G, D=D, out="f32" if out_f32 else "bf16", sharp=sharp,
-                beta=beta, reduce="mean" if mean else "max", out_rel=eo, lse_abs=el, score_rel=es,
-                all_written=finite, ok=ok)
+                beta=beta, reduce="mean" if mean else "max", step=step, skip=list(skip), out_rel=eo, lse_abs=el,
+                score_rel=es, all_written=finite, ok=ok)
 
 
 def median_ms(fn, reps=20, warm=3):
@@ -116,12 +140,19 @@ def timing(att, nQ, nKeys, H=32, G=8, D=128, reps=20):
         rows.append(dict(what=what, nQ=nQ, nKeys=nKeys, ms=ms[0], min=ms[1], max=ms[2], tflops=flops / ms[0] / 1e9))
 
     keep = att.flash_version, att.colsum_version
-    for fv in FLASH:
+    for fv in att.flash_versions(D):
         att.flash_version = fv
         row(f"ours {fv}", median_ms(lambda: att.flash(q, k, v, o, lse), reps), fl_att)
-    for cv in COLSUM:
-        att.colsum_version = cv
-        row(f"ours {cv} (score sums)", median_ms(lambda: att.colsum(q, k, lse, sc, beta=0.9999999), reps), fl_sc)
+    nC = nKeys - nQ
+    settled = (0, 16383) if nC == 65536 else (0, 0)   # as if the first 16,383 were the last cascade but its newest
+    modes = [("attn_colsum2", 1, (0, 0)), ("attn_colsum3", 1, settled), ("attn_colsum3", 8, settled)]
+    if "attn_colsum4" in att.colsum_versions(D):
+        modes += [("attn_colsum4", 1, (0, 0)), ("attn_colsum4", 1, settled), ("attn_colsum4", 8, settled)]
+    for cv, step, skip in modes:
+        att.colsum_version, att.query_step, att.skip = cv, step, skip
+        row(f"ours {cv} step {step} skip {skip[1] - skip[0]} (score sums)",
+            median_ms(lambda: att.colsum(q, k, lse, sc, beta=0.9999999), reps), fl_sc)
+    att.query_step, att.skip = 1, (0, 0)
     att.flash_version, att.colsum_version = keep
     q4, k4, v4 = q.unsqueeze(0), k.unsqueeze(0), v.unsqueeze(0)
     if nQ == nKeys:
@@ -147,7 +178,10 @@ def timing(att, nQ, nKeys, H=32, G=8, D=128, reps=20):
         fn = lambda: F.scaled_dot_product_attention(q4, k4, v4, enable_gqa=True)
         row("sdpa non-causal (anchor chunk)", median_ms(fn, reps), 4 * H * D * nQ * nKeys)
     # Our default kernel once more, to show the spread between identical runs.
-    row(f"ours {att.flash_version} (again)", median_ms(lambda: att.flash(q, k, v, o, lse), reps), fl_att)
+    for fv in att.flash_versions(D):
+        att.flash_version = fv
+        row(f"ours {fv} (again)", median_ms(lambda: att.flash(q, k, v, o, lse), reps), fl_att)
+    att.flash_version = keep[0]
     del q, k, v, o
     torch.cuda.empty_cache()
     return rows
@@ -156,52 +190,63 @@ def timing(att, nQ, nKeys, H=32, G=8, D=128, reps=20):
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--cubin", required=True)
+    p.add_argument("--cubin90", default=None, help="the sm_90a module (flash_attn3), on compute capability 9.0")
     p.add_argument("--out", default=".")
     p.add_argument("--skip-timing", action="store_true")
+    p.add_argument("--stride-only", action="store_true", help="time the stride shape only (not full causal 32K)")
     a = p.parse_args()
-    att = Attention(a.cubin)
-    print(f"device: {torch.cuda.get_device_name()}, torch {torch.__version__}")
+    cc = torch.cuda.get_device_capability()
+    att = Attention(a.cubin, a.cubin90 if cc == (9, 0) else None)
+    print(f"device: {torch.cuda.get_device_name()} (cc {cc}), torch {torch.__version__}")
     cases = [
         dict(nQ=1, nKeys=1000, H=32, G=8, D=128),
         dict(nQ=1, nKeys=1, H=6, G=2, D=64),
         dict(nQ=17, nKeys=17, H=6, G=2, D=64),
         dict(nQ=17, nKeys=3000, H=32, G=8, D=128, mean=True),
         dict(nQ=17, nKeys=3000, H=32, G=8, D=64, out_f32=True),
-        dict(nQ=512, nKeys=512 + 4096, H=6, G=2, D=128, sharp=4.0),
-        dict(nQ=512, nKeys=1000, H=6, G=2, D=64, beta=0.9),
+        dict(nQ=200, nKeys=200, H=6, G=2, D=128),
+        dict(nQ=512, nKeys=512 + 4096, H=6, G=2, D=128, sharp=4.0, step=8, skip=(7, 1300)),
+        dict(nQ=512, nKeys=1000, H=6, G=2, D=64, beta=0.9, step=4),
         dict(nQ=4096, nKeys=4096, H=32, G=8, D=64),
-        dict(nQ=4096, nKeys=4096 + 65536, H=32, G=8, D=128),
-        dict(nQ=4096, nKeys=4096 + 65536 + 77, H=6, G=2, D=128, out_f32=True, sharp=3.0),
+        dict(nQ=4096, nKeys=4096, H=8, G=2, D=128, sharp=2.0),
+        dict(nQ=4096, nKeys=4096 + 65536, H=32, G=8, D=128, step=8, skip=(64, 64 + 16383)),
+        dict(nQ=4096, nKeys=4096 + 65536 + 77, H=6, G=2, D=128, out_f32=True, sharp=3.0, step=16, skip=(100, 700)),
+        dict(nQ=1000, nKeys=1000 + 333, H=4, G=4, D=128, beta=0.9, mean=True, step=3),
     ]
     results, allok = [], True
-    for fv, cv in [(f, c) for f in FLASH for c in COLSUM]:
-        att.flash_version, att.colsum_version = fv, cv
-        for n, c in enumerate(cases):
-            t = time.time()
-            r = check_case(att, seed=n, **c)
-            r["s"] = round(time.time() - t, 1)
-            r["kernels"] = f"{fv}+{cv}"
-            results.append(r); allok &= r["ok"]
-            print(json.dumps(r), flush=True)
+    for n, c in enumerate(cases):
+        pairs = [("flash_attn2", "attn_colsum2"), ("flash_attn2", "attn_colsum3")]
+        if "flash_attn3" in att.flash_versions(c["D"]):
+            pairs += [("flash_attn3", "attn_colsum3"), ("flash_attn3", "attn_colsum4")]
+        for fv, cv in pairs:
+                att.flash_version, att.colsum_version = fv, cv
+                t = time.time()
+                r = check_case(att, seed=n, **c)
+                r["s"] = round(time.time() - t, 1)
+                r["kernels"] = f"{fv}+{cv}"
+                results.append(r); allok &= r["ok"]
+                print(json.dumps(r), flush=True)
     att.flash_version, att.colsum_version = "flash_attn2", "attn_colsum2"
     if not a.skip_timing:
-        for nQ, nKeys in [(4096, 4096 + 65536), (32768, 32768)]:
+        shapes = [(4096, 4096 + 65536), (32768, 32768)][:1 if a.stride_only else 2]
+        for nQ, nKeys in shapes:
             for r in timing(att, nQ, nKeys):
                 results.append(r); print(json.dumps(r), flush=True)
     with open(os.path.join(a.out, "attn_check.json"), "w") as f:
         json.dump(results, f, indent=1)
-    print(f"\n{'check':52} {'out rel':>8} {'lse abs':>8} {'score rel':>9}  ok")
+    print(f"\n{'check':60} {'kernels':26} {'out rel':>8} {'lse abs':>8} {'score rel':>9}  ok")
     for r in results:
-        if r.get("case") == "check" and r["kernels"].startswith("flash_attn2"):
-            name = f"nQ={r['nQ']} nKeys={r['nKeys']} H/G={r['H']}/{r['G']} D={r['D']} {r['out']} {r['reduce']} b={r['beta']}"
-            print(f"{name:52} {r['out_rel']:8.1e} {r['lse_abs']:8.1e} {r['score_rel']:9.1e}  {r['ok']}")
+        if r.get("case") == "check":
+            name = (f"nQ={r['nQ']} nKeys={r['nKeys']} H/G={r['H']}/{r['G']} D={r['D']} {r['out']} {r['reduce']} "
+                    f"b={r['beta']} k={r['step']}")
+            print(f"{name:60} {r['kernels']:26} {r['out_rel']:8.1e} {r['lse_abs']:8.1e} {r['score_rel']:9.1e}  {r['ok']}")
     bad = [r for r in results if r.get("case") == "check" and not r["ok"]]
     print(f"checks: {sum(1 for r in results if r.get('case') == 'check')} cases x kernel versions, {len(bad)} failed"
           + "".join(f"\n  FAILED {r['kernels']} nQ={r['nQ']} nKeys={r['nKeys']} D={r['D']}" for r in bad))
-    print(f"\n{'timing':44} {'nQ':>6} {'nKeys':>6} {'ms':>8} {'TFLOP/s':>8}")
+    print(f"\n{'timing':56} {'nQ':>6} {'nKeys':>6} {'ms':>8} {'TFLOP/s':>8}")
     for r in results:
         if "what" in r:
-            print(f"{r['what']:44} {r['nQ']:6d} {r['nKeys']:6d} {r['ms']:8.3f} {r['tflops']:8.1f}")
+            print(f"{r['what']:56} {r['nQ']:6d} {r['nKeys']:6d} {r['ms']:8.3f} {r['tflops']:8.1f}")
     print("ALL CHECKS PASS" if allok else "SOME CHECKS FAILED")
     return 0 if allok else 1
 

@@ -107,21 +107,27 @@ def main():
     p.add_argument("--cubin-attn", required=True)
     p.add_argument("--cubin-cache", required=True)
     p.add_argument("--golden", required=True)
+    p.add_argument("--cubin90", default=None, help="the sm_90a module: also check with head dim 128 through flash_attn3")
     p.add_argument("--out", default=".")
     a = p.parse_args()
-    att = Attention(a.cubin_attn)
+    cc = torch.cuda.get_device_capability()
+    att = Attention(a.cubin_attn, a.cubin90 if cc == (9, 0) else None)
     golden = json.load(open(a.golden))
     results = []
-    for cf in golden:
-        r = check_config(att, a.cubin_cache, cf)
-        results.append(r)
-        print(json.dumps(r), flush=True)
+    runs = [(64, "flash_attn2")] + [(128, v) for v in att.flash_versions(128)]
+    for D, version in runs:
+        att.flash_version = version
+        for cf in golden:
+            r = check_config(att, a.cubin_cache, cf, D=D)
+            r["config"] = f"{r['config']} D={D} {version}"
+            results.append(r)
+            print(json.dumps(r), flush=True)
     with open(os.path.join(a.out, "cascade_check.json"), "w") as f:
         json.dump(results, f, indent=1)
     ok = all(r["ok"] for r in results)
-    print(f"\n{'cascade config':32} {'strides':>7} {'tokens':>6} {'rows':>5}  ok")
+    print(f"\n{'cascade config':56} {'strides':>7} {'tokens':>6} {'rows':>5} {'out rel':>8}  ok")
     for r in results:
-        print(f"{r['config']:32} {r['strides']:7d} {r['tokens']:6d} {r['rows']:5d}  {r['ok']}")
+        print(f"{r['config']:56} {r['strides']:7d} {r['tokens']:6d} {r['rows']:5d} {r['out_rel']:8.1e}  {r['ok']}")
     print("CASCADE CHECKS PASS" if ok else "CASCADE CHECKS FAILED")
     return 0 if ok else 1
 

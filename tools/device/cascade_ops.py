@@ -19,7 +19,10 @@ def mark(events):
 
 class CascadeLayer:
     def __init__(self, cubin, attention, H, G, D, sinks, size, cascades, stride_max, beta=0.9999999, scored=True,
-                 eager=True, mean=False, theta=500000.0, neox=False, original_positions=False):
+                 eager=True, mean=False, theta=500000.0, neox=False, original_positions=False, score_step=1,
+                 skip_settled=False):
+        """score_step k > 1: score sums from every k-th query (attn_colsum3's estimate); skip_settled: no sums
+        for the last cascade's entries but its newest, which §2 never compares again (exact for the cache)."""
         if size % cascades:
             raise ValueError(f"cache size {size} must be divisible by cascades {cascades}")
         if cascades > 32:
@@ -44,6 +47,7 @@ class CascadeLayer:
         self.out = torch.empty(H * stride_max * D, device=dev, dtype=torch.bfloat16)
         self.lse = torch.empty(H * stride_max, device=dev)
         self.seen = 0
+        self.score_step, self.skip_settled = score_step, skip_settled
         self.update_smem = (cascades * (UPD_SUB + 1) * 3 + UPD_SUB) * 4
 
     def bytes(self):
@@ -83,7 +87,17 @@ class CascadeLayer:
         if scores_in is not None:
             r.copy_(scores_in)
         elif self.scored:
-            self.att.colsum(qr, kat, lse, r, beta=self.beta, mean=self.mean)
+            if self.score_step > 1 or self.skip_settled or self.att.colsum_version == "attn_colsum4":
+                keep = self.att.colsum_version
+                self.att.colsum_version = "attn_colsum4" if "attn_colsum4" in self.att.colsum_versions(self.D) \
+                    else "attn_colsum3"
+                self.att.query_step = self.score_step
+                # With the cache full, rows S .. S+W-2 are cascade C-1's entries but its newest (attention order).
+                self.att.skip = (self.S, self.S + self.W - 1) if self.skip_settled and rows == self.Z else (0, 0)
+                self.att.colsum(qr, kat, lse, r, beta=self.beta, mean=self.mean)
+                self.att.colsum_version, self.att.query_step, self.att.skip = keep, 1, (0, 0)
+            else:
+                self.att.colsum(qr, kat, lse, r, beta=self.beta, mean=self.mean)
         mark(events)
         return o, r, rows
 

@@ -34,6 +34,17 @@
 //   grid (ceil(nKeys / 256), G), block 256 (8 warps, 32 keys each), dynamic shared memory
 //   COLSUM_SMEM(hd) = 2*64*hd*2 + 2*2*64*4 bytes.
 //
+// attn_colsum3_hd{64,128}(q, k, lse, out, nQ, nKeys, H, G, qTok, qHead, kTok, kHead, scaleLog2, log2Beta,
+//                        oneMinusBeta, meanReduce, queryStep, skipFrom, skipTo)
+//   attn_colsum2 with two savings (bench/results/gpu-kernel-notes.md, "score sums v3"):
+//   - queryStep k >= 1: for a block of 256 keys that are all cached keys (j < nC), the sum runs over the
+//     queries i = (nQ-1) mod k, ..., nQ-1-k, nQ-1 only (every k-th, the last one included) and is multiplied
+//     by k: an estimate of the exact sum (k = 1: exact). Blocks holding chunk keys always use every query.
+//   - keys j in [skipFrom, skipTo) get 0 without being computed (whole blocks) or are overwritten with 0:
+//     the caller passes the keys whose sums are never read (the last cascade's entries but its newest,
+//     which the §2 rule never compares again). skipFrom = skipTo = 0 skips nothing.
+//   attn_colsum2 = attn_colsum3 with queryStep 1 and nothing skipped.
+//
 // Why a second pass for the sums: they need each row's final normaliser, which a single streaming pass
 // only knows at its end; the exact sums (preferred by the spec) cost one more Q·Kᵀ product, without the
 // P·V product. The second pass swaps roles: keys are the MMA's rows (held in registers for the whole
@@ -341,7 +352,8 @@ template <int HD, int KB>
 __device__ __forceinline__ void attn_colsum2(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__restrict__ k,
                                              const float *__restrict__ lse, float *__restrict__ out, int nQ, int nKeys,
                                              int H, int G, long qTok, long qHead, long kTok, long kHead,
-                                             float scaleLog2, float log2Beta, float oneMinusBeta, int meanReduce) {
+                                             float scaleLog2, float log2Beta, float oneMinusBeta, int meanReduce,
+                                             int queryStep, int skipFrom, int skipTo) {
     extern __shared__ __align__(128) unsigned char smem[];
     constexpr int KT = HD / 16;
     constexpr int NT = CS_BQ / 8;
@@ -356,6 +368,15 @@ __device__ __forceinline__ void attn_colsum2(const __nv_bfloat16 *__restrict__ q
     const int gr = lane >> 2, tq = lane & 3;
     const int nC = nKeys - nQ;
     const __nv_bfloat16 *kg = k + g * kHead;
+    if (k0 >= skipFrom && k0 + BK <= skipTo) {   // settled keys only: their sums are never read (0 by contract)
+        for (int j = k0 + threadIdx.x; j < min(k0 + BK, nKeys); j += FA_THREADS) out[(long)g * nKeys + j] = 0.f;
+        return;
+    }
+    // Query sampling: blocks of cached keys only sum over the queries i = off + every·r (r < nS), the last query
+    // always among them, and scale by `every`; blocks holding chunk keys use every query (every = 1).
+    const int every = k0 + BK > nC ? 1 : queryStep;
+    const int off = (nQ - 1) % every;
+    const int nS = (nQ - 1 - off) / every + 1;
 
     uint32_t kf[KB][KT][4];
     int key[KB][2];
@@ -382,8 +403,8 @@ __device__ __forceinline__ void attn_colsum2(const __nv_bfloat16 *__restrict__ q
         }
     }
     // Queries before this one see none of the block's keys (causal inside the chunk).
-    const int qStart = max(0, k0 - nC) / CS_BQ * CS_BQ;
-    const int nTiles = (nQ - qStart + CS_BQ - 1) / CS_BQ;
+    const int qStart = max(0, k0 - nC) / CS_BQ * CS_BQ;   // (every = 1 whenever this is not 0)
+    const int nTiles = (nS - qStart + CS_BQ - 1) / CS_BQ;
     const int total = group * nTiles;   // (head, query tile) steps
 
     float red[KB][2], sum[KB][2];
@@ -396,10 +417,10 @@ __device__ __forceinline__ void attn_colsum2(const __nv_bfloat16 *__restrict__ q
         const int hh = g * group + step / nTiles;
         const int i0 = qStart + (step % nTiles) * CS_BQ;
         const int stage = step & 1;
-        load_tile<HD, CS_BQ>(sQ + stage * CS_BQ * HD * 2, q + hh * qHead, qTok, i0, nQ);
+        load_tile<HD, CS_BQ>(sQ + stage * CS_BQ * HD * 2, q + hh * qHead + off * qTok, qTok * every, i0, nS);
         for (int idx = threadIdx.x; idx < CS_BQ; idx += FA_THREADS) {
-            const int i = i0 + idx;
-            const float l = i < nQ ? lse[(long)hh * nQ + i] : INFINITY;   // +inf: contributes 0
+            const int i = off + (i0 + idx) * every;
+            const float l = i0 + idx < nS ? lse[(long)hh * nQ + i] : INFINITY;   // +inf: contributes 0
             sA[stage * 2 * CS_BQ + idx] = l - (float)(nQ - 1 - i) * log2Beta;
             sA[stage * 2 * CS_BQ + CS_BQ + idx] = l - (float)i * log2Beta;
         }
@@ -478,7 +499,8 @@ __device__ __forceinline__ void attn_colsum2(const __nv_bfloat16 *__restrict__ q
             for (int hr = 0; hr < 2; hr++) {
                 if (key[b][hr] < nKeys) {
                     float x = meanReduce ? red[b][hr] / group : red[b][hr];
-                    out[(long)g * nKeys + key[b][hr]] = x * oneMinusBeta;
+                    const bool skipped = key[b][hr] >= skipFrom && key[b][hr] < skipTo;
+                    out[(long)g * nKeys + key[b][hr]] = skipped ? 0.f : x * (oneMinusBeta * every);
                 }
             }
     }
@@ -490,9 +512,20 @@ __device__ __forceinline__ void attn_colsum2(const __nv_bfloat16 *__restrict__ q
              int H, int G, long qTok, long qHead, long kTok, long kHead, float scaleLog2, float log2Beta,     \
              float oneMinusBeta, int meanReduce) {                                                            \
         attn_colsum2<HD, KB>(q, k, lse, out, nQ, nKeys, H, G, qTok, qHead, kTok, kHead, scaleLog2, log2Beta, \
-                             oneMinusBeta, meanReduce);                                                       \
+                             oneMinusBeta, meanReduce, 1, 0, 0);                                              \
+    }
+#define COLSUM3_ENTRY(NAME, HD, KB, MINB)                                                                  \
+    extern "C" __global__ void __launch_bounds__(FA_THREADS, MINB)                                            \
+        NAME(const __nv_bfloat16 *q, const __nv_bfloat16 *k, const float *lse, float *out, int nQ, int nKeys, \
+             int H, int G, long qTok, long qHead, long kTok, long kHead, float scaleLog2, float log2Beta,     \
+             float oneMinusBeta, int meanReduce, int queryStep, int skipFrom, int skipTo) {                  \
+        attn_colsum2<HD, KB>(q, k, lse, out, nQ, nKeys, H, G, qTok, qHead, kTok, kHead, scaleLog2, log2Beta, \
+                             oneMinusBeta, meanReduce, queryStep, skipFrom, skipTo);                          \
     }
 // Version 2: 8 warps x 32 keys (256 keys per block). (Version 1, 16 keys per warp with the weights computed per
 // element, measured 8-14% slower.)
 COLSUM2_ENTRY(attn_colsum2_hd128, 128, 2, 1)
 COLSUM2_ENTRY(attn_colsum2_hd64, 64, 2, 1)
+// attn_colsum3: the same kernel with query sampling and settled keys skipped (header).
+COLSUM3_ENTRY(attn_colsum3_hd128, 128, 2, 1)
+COLSUM3_ENTRY(attn_colsum3_hd64, 64, 2, 1)

@@ -34,7 +34,7 @@ public final class CudaDevice implements AutoCloseable {
     private final KernelArgs args = new KernelArgs(arena);
     private final Map<String, MemorySegment> functions = new HashMap<>();
     private final Map<DeviceBuffer, Boolean> live = new IdentityHashMap<>();
-    private final int multiprocessors;
+    private final int multiprocessors, computeCapability;
     private MemorySegment staging = MemorySegment.NULL;
     private boolean closed;
 
@@ -55,6 +55,7 @@ public final class CudaDevice implements AutoCloseable {
         }
         this.deviceName = driver.deviceName(device);
         this.multiprocessors = driver.deviceAttribute(ATTR_SM_COUNT, device);
+        this.computeCapability = 10 * major + minor;
         this.context = driver.primaryContextRetain(device);
         try {
             driver.contextSetCurrent(context);
@@ -113,6 +114,11 @@ public final class CudaDevice implements AutoCloseable {
 
     public int multiprocessors() {
         return multiprocessors;
+    }
+
+    /** Compute capability as 10 * major + minor: 80 for the A100, 90 for the H100 and H200. */
+    public int computeCapability() {
+        return computeCapability;
     }
 
     public CudaDriver driver() {

@@ -23,6 +23,8 @@ public final class DeviceCascadeCache implements AutoCloseable {
     private final DeviceBuffer keys, values, pos, score, src, ring, invFreq;
     private final DeviceBuffer kAttn, vAttn, sums, qRot, out, lse;
     private long seen;
+    private int scoreQueryStep = 1;
+    private boolean skipSettled;
 
     /**
      * @param inverseFrequencies rotary inverse frequency of each pair (headDim / 2 values, scaling included)
@@ -73,6 +75,21 @@ public final class DeviceCascadeCache implements AutoCloseable {
         device.fill32(pos.address(), -1, z);
         device.fill32(score.address(), 0, z);
         device.fill32(ring.address(), 0, (long) kvHeads * (2 * cascades + 1));
+    }
+
+    /**
+     * How the §4 score sums are computed (default: exact, every query, every key). {@code queryStep} k > 1 estimates
+     * the sums of cached keys from every k-th query of the stride (cascade-spec §4 allows an approximation whose
+     * rank correlation with the exact scores stays above 0.95; bench/results/gpu-kernel-notes.md has the measured
+     * correlation). {@code skipSettled} leaves out, once the cache is full, the entries of the last cascade other
+     * than its newest: §2 never compares them again (they only age out), so the cache holds exactly the same
+     * tokens, but their stored scores stop being updated.
+     */
+    public DeviceCascadeCache scoreSampling(int queryStep, boolean skipSettled) {
+        if (queryStep < 1) throw new IllegalArgumentException("score query step " + queryStep + ": must be >= 1");
+        this.scoreQueryStep = queryStep;
+        this.skipSettled = skipSettled;
+        return this;
     }
 
     /** Bytes of device memory the cache state holds (constant in the document length). */
@@ -129,12 +146,16 @@ public final class DeviceCascadeCache implements AutoCloseable {
                 headDim, (float) (1 / Math.sqrt(headDim)));
     }
 
-    /** Phase 3: the §4 score sums of every gathered row (max over each group's query heads). */
+    /** Phase 3: the §4 score sums of every gathered row (max over each group's query heads), as {@link #scoreSampling} says. */
     public void scoreSums(int n, int rows) {
         int nk = rows + n;
+        // Full cache: attention order is sinks, then cascade C-1 oldest first, so its entries but the newest are
+        // rows S .. S+W-2.
+        boolean skip = skipSettled && rows == slots;
         attention.scoreSums(FlashAttention.Tensor.packed(qRot.address(), n, headDim),
                 FlashAttention.Tensor.packed(kAttn.address(), nk, headDim), lse.address(), sums.address(), n, nk, heads,
-                kvHeads, headDim, (float) (1 / Math.sqrt(headDim)), beta, false);
+                kvHeads, headDim, (float) (1 / Math.sqrt(headDim)), beta, false, scoreQueryStep, skip ? sinks : 0,
+                skip ? sinks + width - 1 : 0);
     }
 
     /** Address of the stride's score sums, f32 [kvHeads][rows + n], after {@link #scoreSums}. */

@@ -45,8 +45,18 @@ public final class DeviceCacheCrossCheck {
     }
 
     public static Result run(FlashAttention fa, Path kernelDir, Config cf, long seed) {
+        return run(fa, kernelDir, cf, seed, 64, 1, false);
+    }
+
+    /**
+     * As {@link #run(FlashAttention, Path, Config, long)} with head dimension {@code hd} (64 or 128: 128 runs the
+     * Hopper attention kernel where the device has it) and the device cache's score sums computed as
+     * {@link DeviceCascadeCache#scoreSampling} says (the Java cache takes the device's sums either way).
+     */
+    public static Result run(FlashAttention fa, Path kernelDir, Config cf, long seed, int hd, int queryStep,
+                             boolean skipSettled) {
         CudaDevice d = fa.device();
-        int h = 4, g = 2, hd = 64;
+        int h = 4, g = 2;
         CacheSettings settings = CacheSettings.from(Map.of("cache", "cascade", "sinks", "" + cf.sinks(),
                 "cache-size", "" + cf.size(), "cascades", "" + cf.cascades(), "eager-fill", "" + cf.eager(),
                 "select", cf.byScore() ? "score" : "stride", "ema-beta", "" + cf.beta(), "head-reduction", "max"));
@@ -55,7 +65,8 @@ public final class DeviceCacheCrossCheck {
         int strides = 0, comparisons = 0;
         try (Arena arena = Arena.ofConfined();
              DeviceCascadeCache dev = new DeviceCascadeCache(fa, kernelDir, h, g, hd, cf.sinks(), cf.size(), cf.cascades(),
-                     cf.stride(), cf.beta(), cf.byScore(), cf.eager(), rope.inverseFrequencies(), false);
+                     cf.stride(), cf.beta(), cf.byScore(), cf.eager(), rope.inverseFrequencies(), false)
+                     .scoreSampling(queryStep, skipSettled);
              DeviceBuffer q = randomBf16(d, arena, (long) h * cf.stride() * hd, seed);
              DeviceBuffer kv = randomBf16(d, arena, (long) g * cf.tokens() * hd, seed + 1)) {
             long kHead = (long) cf.tokens() * hd;
@@ -95,6 +106,53 @@ public final class DeviceCacheCrossCheck {
             }
         }
         return new Result(strides, comparisons, null);
+    }
+
+    /**
+     * Two device caches fed the same strides, one with exact score sums, the other with the sums of
+     * {@link DeviceCascadeCache#scoreSampling}{@code (queryStep, skipSettled)}: after every stride, the number of
+     * held slots (all cascades and KV heads) whose token differs. Returns (strides, slots compared in all, first
+     * difference or null); {@code differing} receives the count of differing slots after each stride.
+     */
+    public static Result compareScoreModes(FlashAttention fa, Path kernelDir, Config cf, long seed, int hd, int queryStep,
+                                           boolean skipSettled, List<Integer> differing) {
+        CudaDevice d = fa.device();
+        int h = 4, g = 2;
+        Rope rope = Rope.standard(hd, 10000, false);
+        int strides = 0, compared = 0;
+        String first = null;
+        try (Arena arena = Arena.ofConfined();
+             DeviceCascadeCache exact = new DeviceCascadeCache(fa, kernelDir, h, g, hd, cf.sinks(), cf.size(), cf.cascades(),
+                     cf.stride(), cf.beta(), cf.byScore(), cf.eager(), rope.inverseFrequencies(), false);
+             DeviceCascadeCache other = new DeviceCascadeCache(fa, kernelDir, h, g, hd, cf.sinks(), cf.size(), cf.cascades(),
+                     cf.stride(), cf.beta(), cf.byScore(), cf.eager(), rope.inverseFrequencies(), false)
+                     .scoreSampling(queryStep, skipSettled);
+             DeviceBuffer q = randomBf16(d, arena, (long) h * cf.stride() * hd, seed);
+             DeviceBuffer kv = randomBf16(d, arena, (long) g * cf.tokens() * hd, seed + 1)) {
+            long kHead = (long) cf.tokens() * hd;
+            for (int t0 = 0; t0 < cf.tokens(); t0 += cf.stride(), strides++) {
+                int n = Math.min(cf.stride(), cf.tokens() - t0);
+                long k = kv.address() + (long) t0 * hd * 2;
+                exact.stride(q.address(), hd, (long) cf.stride() * hd, k, k, hd, kHead, n);
+                other.stride(q.address(), hd, (long) cf.stride() * hd, k, k, hd, kHead, n);
+                int diff = 0;
+                for (int gg = 0; gg < g; gg++) {
+                    for (int c = 0; c < cf.cascades(); c++) {
+                        int[] a = exact.heldPositions(gg, c), b = other.heldPositions(gg, c);
+                        compared += a.length;
+                        int m = Math.min(a.length, b.length);
+                        for (int i = 0; i < m; i++) if (a[i] != b[i]) diff++;
+                        diff += Math.abs(a.length - b.length);
+                        if (first == null && !Arrays.equals(a, b)) {
+                            first = "after token " + (t0 + n) + ", KV head " + gg + ", cascade " + c + ": " + Arrays.toString(b)
+                                    + " vs exact " + Arrays.toString(a);
+                        }
+                    }
+                }
+                differing.add(diff);
+            }
+        }
+        return new Result(strides, compared, first);
     }
 
     /** Random bf16 values (Gaussian, rounded to nearest even) uploaded to a new device buffer. */
