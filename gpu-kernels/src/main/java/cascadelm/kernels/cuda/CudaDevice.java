@@ -245,9 +245,14 @@ public final class CudaDevice implements AutoCloseable {
     }
 
     public void launch(String kernel, int gridX, int gridY, int blockX, int sharedBytes, KernelArgs a) {
-        if (gridX <= 0 || gridY <= 0) return;   // nothing to do
+        launch3(kernel, gridX, gridY, 1, blockX, sharedBytes, a);
+    }
+
+    /** As {@link #launch}, with a third grid dimension. */
+    public void launch3(String kernel, int gridX, int gridY, int gridZ, int blockX, int sharedBytes, KernelArgs a) {
+        if (gridX <= 0 || gridY <= 0 || gridZ <= 0) return;   // nothing to do
         makeCurrent();
-        driver.launchKernel(function(kernel), gridX, gridY, 1, blockX, 1, 1, sharedBytes, stream, a.pointers());
+        driver.launchKernel(function(kernel), gridX, gridY, gridZ, blockX, 1, 1, sharedBytes, stream, a.pointers());
     }
 
     private MemorySegment function(String name) {

@@ -3,7 +3,9 @@ package cascadelm.model.cuda;
 import cascadelm.kernels.cpu.CpuBackend;
 import cascadelm.kernels.cuda.CudaBackend;
 import cascadelm.kernels.cuda.CudaDevice;
+import cascadelm.model.ModelFixtures;
 import cascadelm.model.cache.CacheSettings;
+import cascadelm.model.cache.CascadingCache;
 import cascadelm.model.cache.KvCache;
 import cascadelm.model.generate.Generator;
 import cascadelm.model.generate.Sampler;
@@ -11,7 +13,6 @@ import cascadelm.model.llama.LlamaModel;
 import cascadelm.model.llama.ModelSession;
 import cascadelm.model.llama.ModelSessions;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DynamicTest;
@@ -19,9 +20,6 @@ import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.TestFactory;
 
 import java.io.IOException;
-import java.net.URISyntaxException;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -30,11 +28,11 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.stream.StreamSupport;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
@@ -44,18 +42,20 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  */
 @Tag("gpu")
 class CudaSessionTest {
-    private static final ObjectMapper JSON = new ObjectMapper();
     private static CudaBackend gpu;
     private static CpuBackend cpu;
     private static String unavailable;
 
     /**
-     * Largest |CUDA − transformers| relative to the row's largest |logit|. Chunks of up to
-     * {@code MATVEC_MAX_ROWS} tokens run float32 kernels: the CPU's 1e-4. Longer chunks run cuBLAS GEMMs with
-     * activations rounded to the weights' 16-bit type (float16 for quantised weights): 1e-2 (bf16), 3e-3 (f16).
+     * Largest |CUDA − transformers| relative to the row's largest |logit|. The device cache holds keys and values
+     * in bf16 (issue 6: the cache is read by tensor-core attention with bf16 inputs), so even chunks of up to
+     * {@code MATVEC_MAX_ROWS} tokens, whose products are float32, carry bf16 rounding of K and V (relative 2^-9 per
+     * element): 1e-2 (the CPU's float32 cache is held to 1e-4). Longer chunks also run cuBLAS GEMMs with activations
+     * rounded to the weights' 16-bit type (float16 for quantised weights): 1e-2 as well (3e-3 with a float32 cache).
      */
     private static final Map<String, Double> GEMM_TOLERANCE = Map.of(
-            "F32", 1e-4, "F16", 3e-3, "BF16", 1e-2, "Q8_0", 3e-3, "Q4_0", 3e-3);
+            "F32", 1e-2, "F16", 1e-2, "BF16", 1e-2, "Q8_0", 1e-2, "Q4_0", 1e-2);
+    private static final double MATVEC_TOLERANCE = 1e-2;
 
     @BeforeAll
     static void open() {
@@ -83,12 +83,12 @@ class CudaSessionTest {
     List<DynamicTest> fixtureLogitsAndGenerations() throws IOException {
         List<DynamicTest> tests = new ArrayList<>();
         for (String name : List.of("llama-spm", "qwen2-bpe", "llama3-bpe")) {
-            JsonNode manifest = JSON.readTree(fixture(name + ".json").toFile());
-            for (String variant : iterable(manifest.get("variants").fieldNames())) {
+            JsonNode manifest = ModelFixtures.manifest(name);
+            for (String variant : ModelFixtures.iterable(manifest.get("variants").fieldNames())) {
                 JsonNode v = manifest.get("variants").get(variant);
                 Path gguf = fixture(v.get("gguf").asText());
                 tests.add(gpuTest(name + " " + variant + " logits, float32 chunks of 7",
-                        () -> logitsMatch(manifest, v, gguf, 7, 1e-4)));
+                        () -> logitsMatch(manifest, v, gguf, 7, MATVEC_TOLERANCE)));
                 tests.add(gpuTest(name + " " + variant + " logits, GEMM chunks of 64",
                         () -> logitsMatch(manifest, v, gguf, 64, GEMM_TOLERANCE.get(variant))));
                 for (String policy : List.of("full", "window", "sink", "cascade", "cascade-stride", "cascade-original")) {
@@ -97,6 +97,10 @@ class CudaSessionTest {
                 }
                 tests.add(gpuTest(name + " " + variant + " snapshots continue like the CPU's",
                         () -> snapshotsContinueLikeTheCpu(manifest, gguf)));
+                for (String policy : List.of("full", "window", "sink", "cascade", "cascade-stride")) {
+                    tests.add(gpuTest(name + " " + variant + " the device cache holds the CPU cache's tokens, " + policy,
+                            () -> deviceCacheHoldsTheCpuTokens(manifest, gguf, policy)));
+                }
             }
         }
         return tests;
@@ -117,12 +121,12 @@ class CudaSessionTest {
     }
 
     private static void logitsMatch(JsonNode manifest, JsonNode variant, Path gguf, int chunk, double tolerance) throws IOException {
-        int[] ids = ints(manifest.get("tokens").get("ids"));
+        int[] ids = ModelFixtures.ints(manifest.get("tokens").get("ids"));
         JsonNode logits = variant.get("logits");
         int firstRow = logits.get("first_position").asInt();
         int rows = logits.get("shape").get(0).asInt();
         int vocab = logits.get("shape").get(1).asInt();
-        float[] expected = readFloats(fixture(logits.get("file").asText()), rows * vocab);
+        float[] expected = ModelFixtures.readFloats(fixture(logits.get("file").asText()), rows * vocab);
         try (LlamaModel model = LlamaModel.open(gguf);
              ModelSession s = ModelSessions.open(model, gpu, settings("full"), 16, chunk)) {
             float[] all = new float[chunk * vocab];
@@ -152,7 +156,7 @@ class CudaSessionTest {
     }
 
     private static int[] prompt(JsonNode manifest) {
-        return Arrays.copyOf(ints(manifest.get("tokens").get("ids")), 40);
+        return Arrays.copyOf(ModelFixtures.ints(manifest.get("tokens").get("ids")), 40);
     }
 
     private static int[] greedy(LlamaModel model, cascadelm.kernels.Backend backend, CacheSettings s, int[] prompt) {
@@ -168,14 +172,130 @@ class CudaSessionTest {
             int[] expected = greedy(model, cpu, s, prompt);
             int[] actual = greedy(model, gpu, s, prompt);
             assertEquals(64, expected.length);
-            assertArrayEquals(expected, actual, gguf.getFileName() + " " + policy);
+            if (!Arrays.equals(expected, actual)) {
+                fail(gguf.getFileName() + " " + policy + ": " + divergence(model, s, prompt, expected, actual));
+            }
         }
+    }
+
+    /**
+     * Where two greedy generations part, and how close the CPU's choice was there: the CPU's logits of its own token
+     * and of the GPU's at the first differing step (a near-tie is within the bf16 cache's rounding).
+     */
+    private static String divergence(LlamaModel model, CacheSettings s, int[] prompt, int[] cpuTokens, int[] gpuTokens) {
+        int at = 0;
+        while (at < Math.min(cpuTokens.length, gpuTokens.length) && cpuTokens[at] == gpuTokens[at]) at++;
+        if (at == Math.min(cpuTokens.length, gpuTokens.length)) return "lengths " + cpuTokens.length + " vs " + gpuTokens.length;
+        int[] fed = Arrays.copyOf(prompt, prompt.length + at);
+        System.arraycopy(cpuTokens, 0, fed, prompt.length, at);
+        try (ModelSession session = ModelSessions.open(model, cpu, s, fed.length + 1, s.stride())) {
+            float[] logits = Generator.prefill(session, fed);
+            float top = logits[cpuTokens[at]], other = logits[gpuTokens[at]];
+            double scale = 0;
+            for (float v : logits) scale = Math.max(scale, Math.abs(v));
+            return String.format(java.util.Locale.ROOT, "first difference at generated token %d: CPU %d (logit %.5f), GPU %d"
+                    + " (CPU logit %.5f); margin %.2e of max |logit| %.3f", at, cpuTokens[at], top, gpuTokens[at], other,
+                    (top - other) / scale, scale);
+        }
+    }
+
+    /**
+     * After a prompt and 64 greedy tokens (the CPU's, fed to both), the device cache holds exactly the document
+     * positions the CPU cache holds, per layer and KV head: for the cascades per cascade and the sinks; for the
+     * others, as their definitions say (full: every token; window: the last M; sink: the first S and the last M).
+     */
+    private static void deviceCacheHoldsTheCpuTokens(JsonNode manifest, Path gguf, String policy) throws IOException {
+        CacheSettings s = settings(policy);
+        int[] prompt = prompt(manifest);
+        try (LlamaModel model = LlamaModel.open(gguf)) {
+            int[] generated = greedy(model, cpu, s, prompt);
+            int[] doc = Arrays.copyOf(prompt, prompt.length + generated.length);
+            System.arraycopy(generated, 0, doc, prompt.length, generated.length);
+            KvCache host = ModelSessions.cache(cpu, s, model.config(), doc.length);
+            KvCache device = ModelSessions.cache(gpu, s, model.config(), doc.length);
+            try (ModelSession h = ModelSessions.open(model, cpu, host, s.stride());
+                 ModelSession d = ModelSessions.open(model, gpu, device, s.stride())) {
+                feed(h, doc, s.stride());
+                feed(d, doc, s.stride());
+                DeviceKvCache dc = (DeviceKvCache) device;
+                int n = doc.length;
+                for (int l = 0; l < model.config().layers(); l++) {
+                    for (int g = 0; g < model.config().kvHeads(); g++) {
+                        String where = gguf.getFileName() + " " + policy + " layer " + l + " KV head " + g;
+                        if (host instanceof CascadingCache cc) {
+                            assertArrayEquals(cc.sinkPositions(l, g), dc.sinkPositions(l, g), where + " sinks");
+                            for (int c = 0; c < s.cascades(); c++) {
+                                assertArrayEquals(cc.heldPositions(l, g, c), dc.heldPositions(l, g, c), where + " cascade " + c);
+                            }
+                        } else {
+                            int sinks = policy.equals("sink") ? s.sinks() : 0, window = policy.equals("full") ? n : s.size();
+                            int[] expected = java.util.stream.IntStream.concat(java.util.stream.IntStream.range(0, sinks),
+                                    java.util.stream.IntStream.range(Math.max(sinks, n - window), n)).toArray();
+                            assertArrayEquals(expected, dc.documentPositions(l, g), where);
+                        }
+                    }
+                }
+                assertEquals(host.rows(), device.rows(), "rows held");
+            } finally {
+                device.release();
+            }
+        }
+    }
+
+    /** The document through the session: the prompt part in chunks of the stride, then one token at a time. */
+    private static void feed(ModelSession session, int[] doc, int stride) {
+        int prompt = 40;
+        for (int at = 0; at < prompt; at += stride) session.forward(doc, at, Math.min(stride, prompt - at), null);
+        for (int at = prompt; at < doc.length; at++) session.forward(doc, at, 1, null);
+    }
+
+    /**
+     * A model whose head dimension (64) the flash kernel takes: every logit of a 40-token prompt in chunks of 8
+     * (flash attention over the device cache) and of 48 decoded tokens (the decode graph) against the CPU's on the
+     * same tokens, for every policy. bf16 keys, values and probabilities: within 2e-2 of the largest |logit|.
+     */
+    @TestFactory
+    List<DynamicTest> flashPathLogitsMatchTheCpu() {
+        List<DynamicTest> tests = new ArrayList<>();
+        for (String policy : List.of("full", "window", "sink", "cascade", "cascade-stride", "cascade-original")) {
+            tests.add(gpuTest("head dimension 64, " + policy + ": logits within 2e-2 of the CPU's", () -> {
+                Path dir = Files.createTempDirectory("tiny64");
+                Path file = new cascadelm.model.llama.TinyModel("llama", 256, 2, 8, 2, 64, 384, false, 64).write(dir);
+                CacheSettings s = settings(policy);
+                try (LlamaModel model = LlamaModel.open(file)) {
+                    int vocab = model.config().vocabularySize();
+                    int[] doc = new java.util.Random(5).ints(88, 0, vocab - 2).toArray();
+                    KvCache device = ModelSessions.cache(gpu, s, model.config(), doc.length);
+                    try (ModelSession h = ModelSessions.open(model, cpu, s, doc.length, s.stride());
+                         ModelSession d = ModelSessions.open(model, gpu, device, s.stride())) {
+                        double worst = 0;
+                        for (int at = 0; at < doc.length; ) {
+                            int n = at < 40 ? Math.min(s.stride(), 40 - at) : 1;
+                            float[] a = h.forward(doc, at, n, null).clone(), b = d.forward(doc, at, n, null);
+                            double scale = 0, err = 0;
+                            for (int j = 0; j < vocab; j++) {
+                                assertTrue(!Float.isNaN(b[j]), "NaN logit at token " + at);
+                                scale = Math.max(scale, Math.abs(a[j]));
+                                err = Math.max(err, Math.abs(a[j] - b[j]));
+                            }
+                            worst = Math.max(worst, err / scale);
+                            at += n;
+                        }
+                        System.out.printf("head dim 64 %s: worst |Δ|/max|logit| against the CPU = %.2e%n", policy, worst);
+                        assertTrue(worst <= 2e-2, policy + ": worst " + worst);
+                    } finally {
+                        device.release();
+                    }
+                }
+            }));
+        }
+        return tests;
     }
 
     private static void snapshotsContinueLikeTheCpu(JsonNode manifest, Path gguf) throws IOException {
         CacheSettings s = settings("cascade");
         int[] prompt = prompt(manifest);
-        int[] question = Arrays.copyOfRange(ints(manifest.get("tokens").get("ids")), 100, 110);
+        int[] question = Arrays.copyOfRange(ModelFixtures.ints(manifest.get("tokens").get("ids")), 100, 110);
         try (LlamaModel model = LlamaModel.open(gguf)) {
             int[][] results = new int[2][];
             int i = 0;
@@ -195,40 +315,7 @@ class CudaSessionTest {
         }
     }
 
-    private static Path extracted;
-
-    /** The fixture as a file: from the class path directly, or copied out of a test jar (the GPU machine's runs). */
     private static Path fixture(String file) {
-        java.net.URL url = CudaSessionTest.class.getResource("/fixtures/models/" + file);
-        if (url == null) throw new IllegalStateException("missing fixture " + file);
-        try {
-            if (url.getProtocol().equals("file")) return Path.of(url.toURI());
-            if (extracted == null) extracted = Files.createTempDirectory("cascade-fixtures");
-            Path target = extracted.resolve(file);
-            if (!Files.exists(target)) {
-                try (var in = url.openStream()) {
-                    Files.copy(in, target);
-                }
-            }
-            return target;
-        } catch (URISyntaxException | IOException e) {
-            throw new IllegalStateException("cannot read fixture " + file + ": " + e.getMessage(), e);
-        }
-    }
-
-    private static float[] readFloats(Path file, int count) throws IOException {
-        ByteBuffer b = ByteBuffer.wrap(Files.readAllBytes(file)).order(ByteOrder.LITTLE_ENDIAN);
-        assertEquals(count * 4L, b.capacity(), "size of " + file.getFileName());
-        float[] f = new float[count];
-        b.asFloatBuffer().get(f);
-        return f;
-    }
-
-    private static int[] ints(JsonNode array) {
-        return StreamSupport.stream(array.spliterator(), false).mapToInt(JsonNode::asInt).toArray();
-    }
-
-    private static <T> Iterable<T> iterable(java.util.Iterator<T> it) {
-        return () -> it;
+        return ModelFixtures.file(file);
     }
 }
