@@ -68,17 +68,18 @@ __device__ __forceinline__ float rms_inverse(const float* x, int cols, float eps
     return (float)(1.0 / sqrt((double)(ss / cols) + (double)eps));
 }
 
-template <int TYPE, bool SWIGLU>
+template <int TYPE, bool SWIGLU, int PER_WARP>
 __device__ void dmv_rows(const uint8_t* w, long rowBytes, int rows, int cols, const float* x, const float* normW,
                          float eps, float* out, int accumulate) {
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    const int first = (blockIdx.x * DMV_WARPS + warp) * (SWIGLU ? 1 : 2);
+    const int first = (blockIdx.x * DMV_WARPS + warp) * (SWIGLU ? 1 : PER_WARP);
     if (first >= rows) return;
     const int second = SWIGLU ? rows + first : first + 1;
-    const bool two = SWIGLU || second < rows;
+    const bool two = SWIGLU || (PER_WARP == 2 && second < rows);
     const uint8_t* ra = w + (long)first * rowBytes;
     const uint8_t* rb = w + (long)(two ? second : first) * rowBytes;
     const int units = cols / 8;
+    const bool B = SWIGLU || PER_WARP == 2;   // a second row at all (compile time)
     float accA = 0.f, accB = 0.f;
     int u = lane;
     for (; u + 96 < units; u += 128) {
@@ -86,7 +87,7 @@ __device__ void dmv_rows(const uint8_t* w, long rowBytes, int rows, int cols, co
 #pragma unroll
         for (int k = 0; k < 4; k++) {
             Quant<TYPE>::unit(ra, u + 32 * k, wa[k]);
-            Quant<TYPE>::unit(rb, u + 32 * k, wb[k]);
+            if (B) Quant<TYPE>::unit(rb, u + 32 * k, wb[k]);
         }
 #pragma unroll
         for (int k = 0; k < 4; k++) {
@@ -104,19 +105,22 @@ __device__ void dmv_rows(const uint8_t* w, long rowBytes, int rows, int cols, co
 #pragma unroll
             for (int e = 0; e < 8; e++) {
                 accA += wa[k][e] * xv[e];
-                accB += wb[k][e] * xv[e];
+                if (B) accB += wb[k][e] * xv[e];
             }
         }
     }
     for (; u < units; u += 32) {
         float wa[8], wb[8];
         Quant<TYPE>::unit(ra, u, wa);
-        Quant<TYPE>::unit(rb, u, wb);
-        accA += dot8g(wa, x + 8 * u, normW);
-        accB += dot8g(wb, x + 8 * u, normW);
+        const float* g = normW != nullptr ? normW + 8 * u : nullptr;
+        accA += dot8g(wa, x + 8 * u, g);
+        if (B) {
+            Quant<TYPE>::unit(rb, u, wb);
+            accB += dot8g(wb, x + 8 * u, g);
+        }
     }
     float inv = normW != nullptr ? rms_inverse(x, cols, eps, lane) : 1.f;
-    float sa = warp_sum(accA) * inv, sb = warp_sum(accB) * inv;
+    float sa = warp_sum(accA) * inv, sb = B ? warp_sum(accB) * inv : 0.f;
     if (lane != 0) return;
     if (SWIGLU) {
         out[first] = sa / (1.f + expf(-sa)) * sb;
@@ -126,14 +130,19 @@ __device__ void dmv_rows(const uint8_t* w, long rowBytes, int rows, int cols, co
     }
 }
 
+// dmv_* take two rows per warp (large matrices: each x load serves both), dmv1_* one (small ones: more blocks).
 #define DMV(NAME, T)                                                                                               \
     extern "C" __global__ void __launch_bounds__(256) dmv_##NAME(const uint8_t* w, long rowBytes, int rows,         \
             int cols, const float* x, const float* normW, float eps, float* out, int accumulate) {                  \
-        dmv_rows<T, false>(w, rowBytes, rows, cols, x, normW, eps, out, accumulate);                               \
+        dmv_rows<T, false, 2>(w, rowBytes, rows, cols, x, normW, eps, out, accumulate);                            \
+    }                                                                                                              \
+    extern "C" __global__ void __launch_bounds__(256) dmv1_##NAME(const uint8_t* w, long rowBytes, int rows,        \
+            int cols, const float* x, const float* normW, float eps, float* out, int accumulate) {                  \
+        dmv_rows<T, false, 1>(w, rowBytes, rows, cols, x, normW, eps, out, accumulate);                            \
     }                                                                                                              \
     extern "C" __global__ void __launch_bounds__(256) dmv_swiglu_##NAME(const uint8_t* w, long rowBytes, int ffn,  \
             int cols, const float* x, const float* normW, float eps, float* out) {                                 \
-        dmv_rows<T, true>(w, rowBytes, ffn, cols, x, normW, eps, out, 0);                                          \
+        dmv_rows<T, true, 1>(w, rowBytes, ffn, cols, x, normW, eps, out, 0);                                       \
     }
 
 DMV(f32, T_F32)
@@ -209,6 +218,7 @@ __device__ __forceinline__ int rank_slot(int r, const int* ring, int S, int C, i
 #define AK_WARPS 4
 #define AK_GMAX 8     // query heads per KV head
 #define AK_PMAX 4     // rotary pairs per lane: D ≤ 256
+#define AK_KB 4       // keys a warp loads at once
 
 // Split-K attention of query i (rotated, f32 [i][h][D]) for the query heads of KV head g, over its visible keys
 // (the rows held, then chunk keys 0..i), keys [s·per, (s+1)·per) of them for split s. Keys are rotated as they
@@ -250,52 +260,64 @@ extern "C" __global__ void __launch_bounds__(128) attn_kv_partial(
             ob[hh][k] = 0.f;
         }
     }
-    for (int j = k0 + warp; j < k1; j += AK_WARPS) {
-        const __nv_bfloat16 *kp, *vp;
-        int position;
-        if (j < rows) {
-            int slot = rank_slot(j, rg, S, C, W);
-            kp = keys + ((long)g * Z + slot) * D;
-            vp = values + ((long)g * Z + slot) * D;
-            position = originalPositions ? pos[(long)g * Z + slot] : j;
-        } else {
-            int jj = j - rows;
-            kp = kRaw + ((long)g * nQ + jj) * D;
-            vp = vRaw + ((long)g * nQ + jj) * D;
-            position = pos0 + jj;
-        }
-        float ka[AK_PMAX], kb[AK_PMAX], va[AK_PMAX], vb[AK_PMAX];
+    // AK_KB keys per warp at a time: their loads are issued together (a warp's keys are otherwise a chain of
+    // dependent memory latencies).
+    for (int j0 = k0 + warp * AK_KB; j0 < k1; j0 += AK_WARPS * AK_KB) {
+        float ka[AK_KB][AK_PMAX], kb[AK_KB][AK_PMAX], va[AK_KB][AK_PMAX], vb[AK_KB][AK_PMAX];
 #pragma unroll
-        for (int k = 0; k < AK_PMAX; k++) {
-            int p = lane + 32 * k;
-            ka[k] = kb[k] = va[k] = vb[k] = 0.f;
-            if (p < half) {
-                int ea = neox ? p : 2 * p, eb = neox ? p + half : 2 * p + 1;
-                float c, sn;
-                rope_angle(position, p, freqs, half, cosT, sinT, tablePositions, c, sn);
-                float x0 = __bfloat162float(kp[ea]), x1 = __bfloat162float(kp[eb]);
-                ka[k] = x0 * c - x1 * sn;
-                kb[k] = x0 * sn + x1 * c;
-                va[k] = __bfloat162float(vp[ea]);
-                vb[k] = __bfloat162float(vp[eb]);
+        for (int b = 0; b < AK_KB; b++) {
+            const int j = j0 + b;
+            const bool live = j < k1;
+            const __nv_bfloat16 *kp = kRaw, *vp = vRaw;
+            int position = 0;
+            if (live && j < rows) {
+                int slot = rank_slot(j, rg, S, C, W);
+                kp = keys + ((long)g * Z + slot) * D;
+                vp = values + ((long)g * Z + slot) * D;
+                position = originalPositions ? pos[(long)g * Z + slot] : j;
+            } else if (live) {
+                int jj = j - rows;
+                kp = kRaw + ((long)g * nQ + jj) * D;
+                vp = vRaw + ((long)g * nQ + jj) * D;
+                position = pos0 + jj;
+            }
+#pragma unroll
+            for (int k = 0; k < AK_PMAX; k++) {
+                int p = lane + 32 * k;
+                ka[b][k] = kb[b][k] = va[b][k] = vb[b][k] = 0.f;
+                if (live && p < half) {
+                    int ea = neox ? p : 2 * p, eb = neox ? p + half : 2 * p + 1;
+                    float c, sn;
+                    rope_angle(position, p, freqs, half, cosT, sinT, tablePositions, c, sn);
+                    float x0 = __bfloat162float(kp[ea]), x1 = __bfloat162float(kp[eb]);
+                    ka[b][k] = x0 * c - x1 * sn;
+                    kb[b][k] = x0 * sn + x1 * c;
+                    va[b][k] = __bfloat162float(vp[ea]);
+                    vb[b][k] = __bfloat162float(vp[eb]);
+                }
             }
         }
 #pragma unroll
-        for (int hh = 0; hh < AK_GMAX; hh++) {
-            if (hh >= group) continue;
-            float d = 0.f;
+        for (int b = 0; b < AK_KB; b++) {
+            const int j = j0 + b;
+            if (j >= k1) break;
 #pragma unroll
-            for (int k = 0; k < AK_PMAX; k++) d += qa[hh][k] * ka[k] + qb[hh][k] * kb[k];
-            float x = warp_sum(d) * scale;
-            if (raw != nullptr && lane == 0) raw[((long)(g * group + hh) * nQ + i) * rawStride + j] = x;
-            float mNew = fmaxf(m[hh], x);
-            float corr = expf(m[hh] - mNew), e = expf(x - mNew);
-            l[hh] = l[hh] * corr + e;
-            m[hh] = mNew;
+            for (int hh = 0; hh < AK_GMAX; hh++) {
+                if (hh >= group) continue;
+                float d = 0.f;
 #pragma unroll
-            for (int k = 0; k < AK_PMAX; k++) {
-                oa[hh][k] = oa[hh][k] * corr + e * va[k];
-                ob[hh][k] = ob[hh][k] * corr + e * vb[k];
+                for (int k = 0; k < AK_PMAX; k++) d += qa[hh][k] * ka[b][k] + qb[hh][k] * kb[b][k];
+                float x = warp_sum(d) * scale;
+                if (raw != nullptr && lane == 0) raw[((long)(g * group + hh) * nQ + i) * rawStride + j] = x;
+                float mNew = fmaxf(m[hh], x);
+                float corr = expf(m[hh] - mNew), e = expf(x - mNew);
+                l[hh] = l[hh] * corr + e;
+                m[hh] = mNew;
+#pragma unroll
+                for (int k = 0; k < AK_PMAX; k++) {
+                    oa[hh][k] = oa[hh][k] * corr + e * va[b][k];
+                    ob[hh][k] = ob[hh][k] * corr + e * vb[b][k];
+                }
             }
         }
     }
@@ -336,33 +358,50 @@ extern "C" __global__ void __launch_bounds__(128) attn_kv_partial(
 }
 
 // Merges the splits of query i for the heads of KV head g: out [i][h][D] f32 (the layout the output product
-// reads); stats [h][i][2] = (max, sum) of the whole row, for the score sums. grid (G, nQ), block 64.
+// reads); stats [h][i][2] = (max, sum) of the whole row, for the score sums. Threads split the splits; grid (G, nQ),
+// block 128.
 extern "C" __global__ void attn_kv_combine(const float* partial, int H, int G, int D, int nQ, int splits, float* out,
                                            float* stats) {
+    __shared__ float scratch[32];
+    __shared__ float red[128];
     const int g = blockIdx.x, i = blockIdx.y, group = H / G;
+    const long step = (long)group * (D + 2);
     for (int hh = 0; hh < group; hh++) {
-        const float* base = partial + (((long)g * nQ + i) * splits) * group * (D + 2) + (long)hh * (D + 2);
-        const long step = (long)group * (D + 2);
+        const float* base = partial + (((long)g * nQ + i) * splits) * step + (long)hh * (D + 2);
         float M = -INFINITY;
-        for (int s = 0; s < splits; s++) M = fmaxf(M, base[s * step + D]);
+        for (int s = threadIdx.x; s < splits; s += blockDim.x) M = fmaxf(M, base[s * step + D]);
+        M = block_max(M, scratch);
         float L = 0.f;
-        for (int s = 0; s < splits; s++) {
+        for (int s = threadIdx.x; s < splits; s += blockDim.x) {
             float ms = base[s * step + D];
             if (ms != -INFINITY) L += base[s * step + D + 1] * expf(ms - M);
         }
+        L = block_sum(L, scratch);
         const int h = g * group + hh;
-        for (int d = threadIdx.x; d < D; d += blockDim.x) {
+        // Element d of the output: threads d, d + D, … each sum every (blockDim/D)-th split, then shared memory adds.
+        const int parts = max(1, (int)blockDim.x / D);
+        for (int d0 = 0; d0 < D; d0 += blockDim.x) {
+            const int d = d0 + (int)threadIdx.x % min(D, (int)blockDim.x), part = (int)threadIdx.x / min(D, (int)blockDim.x);
             float o = 0.f;
-            for (int s = 0; s < splits; s++) {
-                float ms = base[s * step + D];
-                if (ms != -INFINITY) o += base[s * step + d] * expf(ms - M);
+            if (d < D && part < parts) {
+                for (int s = part; s < splits; s += parts) {
+                    float ms = base[s * step + D];
+                    if (ms != -INFINITY) o += base[s * step + d] * expf(ms - M);
+                }
             }
-            out[((long)i * H + h) * D + d] = o / L;
+            __syncthreads();
+            red[threadIdx.x] = o;
+            __syncthreads();
+            if (part == 0 && d < D) {
+                for (int q = 1; q < parts; q++) o += red[threadIdx.x + q * min(D, (int)blockDim.x)];
+                out[((long)i * H + h) * D + d] = o / L;
+            }
         }
         if (stats != nullptr && threadIdx.x == 0) {
             stats[((long)h * nQ + i) * 2] = M;
             stats[((long)h * nQ + i) * 2 + 1] = L;
         }
+        __syncthreads();
     }
 }
 

@@ -39,6 +39,9 @@ public final class GpuEngineBenchmark {
     private GpuEngineBenchmark() {
     }
 
+    /** Per-run decode profiles, appended under the table. */
+    private static final StringBuilder PROFILES = new StringBuilder();
+
     public static void main(String[] args) throws Exception {
         Path dir = Path.of(args[0]);
         Path out = Path.of(args[1]);
@@ -61,7 +64,7 @@ public final class GpuEngineBenchmark {
             md.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
             StringBuilder kernels = new StringBuilder("\nDecode products alone (one token; bytes of weights read / median time,"
                     + " matrices of all layers in turn so L2 holds none):\n\n| weights | matrix | rows × cols | fused decode"
-                    + " kernel GB/s | % of copy | previous matvec kernel GB/s |\n|---|---|---|---:|---:|---:|\n");
+                    + " kernel GB/s | % of copy | n-token matvec kernel GB/s |\n|---|---|---|---:|---:|---:|\n");
             System.out.print(md);
             for (TensorType type : types) {
                 Path file = RandomModel.ensure(dir, shape, type, 1);
@@ -77,6 +80,7 @@ public final class GpuEngineBenchmark {
                     kernels.append(k);
                 }
             }
+            md.append("\nDecode step profile:\n\n").append(PROFILES);
             md.append(kernels);
         }
         Files.createDirectories(out.toAbsolutePath().getParent());
@@ -108,6 +112,7 @@ public final class GpuEngineBenchmark {
             int rowsAfterPrompt = cache.rows();
             // Decode: graph and one-by-one launches alternate in blocks of 16 tokens, so drift hits both alike.
             CudaSession cuda = (CudaSession) session;
+            cuda.timeSteps(true);
             long graphNanos = 0, eagerNanos = 0;
             int[] one = new int[1];
             int each = Math.max(1, decodeTokens / 2);
@@ -123,6 +128,14 @@ public final class GpuEngineBenchmark {
                 else eagerNanos += System.nanoTime() - a;
             }
             cuda.useGraph(true);
+            double gpuMs = cuda.meanStepMillis();
+            cuda.timeSteps(false);
+            Map<CudaSession.Phase, Double> phases = cuda.profileDecode(50);
+            double phaseSum = phases.values().stream().mapToDouble(Double::doubleValue).sum();
+            StringBuilder profile = new StringBuilder(String.format(Locale.ROOT, "%s %s: device time per decode step %.3f ms"
+                    + " (replay timed by events), phases alone (µs, update excluded; sum %.0f):", type, policy, gpuMs, phaseSum));
+            phases.forEach((p, us) -> profile.append(String.format(Locale.ROOT, " %s %.0f", p, us)));
+            PROFILES.append("- ").append(profile).append('\n');
             double prefillSeconds = (t1 - t0) / 1e9;
             double flopsPerToken = 2.0 * matmulParams(model) + 2.0 * 2 * c.layers() * c.qDim() * (promptTokens / 2.0);
             double prefillRate = promptTokens / prefillSeconds;

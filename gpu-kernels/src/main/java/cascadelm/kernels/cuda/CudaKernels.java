@@ -12,6 +12,8 @@ public final class CudaKernels implements AutoCloseable {
     private static final int THREADS = 256;
     /** Warps per block of the decode products (decode.cu's DMV_WARPS). */
     private static final int DECODE_WARPS = 8;
+    /** From this many rows the decode product takes two rows per warp (about four waves of blocks on 132 SMs). */
+    private static final int TWO_ROWS_FROM = 8192;
     /**
      * From this many queries (and for a single one: decoding) a chunk's attention runs as cuBLAS float32 products
      * around an exact causal softmax, instead of the one-block-per-query kernel, which reads every key once per
@@ -245,7 +247,10 @@ public final class CudaKernels implements AutoCloseable {
      * or RMSNorm(x)·normWeight when {@code normWeight} is not 0 (the norm fused into the product).
      */
     public void decodeMatvec(DeviceMatrix w, long x, long normWeight, float eps, long out, boolean accumulate) {
-        device.launch("dmv_" + typeName(w.type()), blocks(w.rows(), 2 * DECODE_WARPS), 1, 32 * DECODE_WARPS, 0,
+        // Two rows per warp share each x load; below a few waves of blocks, one row per warp keeps more blocks busy.
+        int perWarp = w.rows() >= TWO_ROWS_FROM ? 2 : 1;
+        device.launch((perWarp == 2 ? "dmv_" : "dmv1_") + typeName(w.type()), blocks(w.rows(), perWarp * DECODE_WARPS), 1,
+                32 * DECODE_WARPS, 0,
                 device.args().ptr(w.address()).i64(w.rowBytes()).i32(w.rows()).i32(w.cols()).ptr(x).ptr(normWeight)
                         .f32(eps).ptr(out).i32(accumulate ? 1 : 0));
     }

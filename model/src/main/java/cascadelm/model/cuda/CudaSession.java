@@ -39,8 +39,8 @@ public final class CudaSession implements ModelSession {
     private static final Object FLASH_KEY = new Object();
     /** Positions the rotary table covers at most (256 MiB at 64 pairs); beyond, kernels form the angles themselves. */
     private static final int ROPE_TABLE_MAX_POSITIONS = 1 << 19;
-    /** Keys per split of the split-K attention, about (a block's four warps take a key each in turn). */
-    private static final int KEYS_PER_SPLIT = 64, MAX_SPLITS = 32;
+    /** Keys per split of the split-K attention, about (a block's four warps take four keys each at a time). */
+    private static final int KEYS_PER_SPLIT = 32, MAX_SPLITS = 64;
     private static final Cleaner CLEANER = Cleaner.create();
 
     private final CudaBackend backend;
@@ -53,7 +53,14 @@ public final class CudaSession implements ModelSession {
     private final FlashAttention flash;   // null: head dimension other than 64 or 128
     private final float scale;
     private DeviceKvCache cache;
-    private boolean useGraph = true;
+    private boolean useGraph = true, timeSteps;
+    private double stepMillis;
+    private int timedSteps;
+    private java.util.Set<Phase> phases = java.util.EnumSet.allOf(Phase.class);
+
+    /** The kernels of a decode step by what they do, for {@link #profileDecode}. */
+    public enum Phase { EMBEDDING, QKV_PRODUCT, QKV_SPLIT, ATTENTION, OUTPUT_PRODUCT, GATE_UP_SWIGLU, DOWN_PRODUCT, LOGITS,
+        CACHE_UPDATE }
 
     private final DeviceBuffer tokens, x, xb, qkv, qRot, qHalf, qFlash, att, gateUp, hb, logits, kRaw, vRaw, byQuery,
             byDistance, lse, stats, oneWeight;
@@ -167,6 +174,48 @@ public final class CudaSession implements ModelSession {
         this.useGraph = on;
     }
 
+    /** With {@code on}, each decode step's device time is measured (two events around the graph replay). */
+    public void timeSteps(boolean on) {
+        this.timeSteps = on;
+        stepMillis = 0;
+        timedSteps = 0;
+    }
+
+    /** Mean device milliseconds of the decode steps timed since {@link #timeSteps} was turned on. */
+    public double meanStepMillis() {
+        return timedSteps == 0 ? Double.NaN : stepMillis / timedSteps;
+    }
+
+    /**
+     * Device microseconds per token of each phase of the decode step but the cache update, each captured alone as a
+     * graph and replayed {@code reps} times (the update is left out: replayed alone it would keep adding tokens).
+     * Call after at least one decode step; the cache's contents are unchanged.
+     */
+    public java.util.Map<Phase, Double> profileDecode(int reps) {
+        java.util.Map<Phase, Double> out = new java.util.EnumMap<>(Phase.class);
+        device.makeCurrent();
+        try {
+            for (Phase p : Phase.values()) {
+                if (p == Phase.CACHE_UPDATE) continue;
+                phases = java.util.EnumSet.of(p);
+                try (CudaGraph g = CudaGraph.capture(device, this::decodeStep)) {
+                    g.launch();
+                    float ms = device.time(() -> {
+                        for (int i = 0; i < reps; i++) g.launch();
+                    });
+                    out.put(p, 1e3 * ms / reps);
+                }
+            }
+        } finally {
+            phases = java.util.EnumSet.allOf(Phase.class);
+        }
+        return out;
+    }
+
+    private boolean on(Phase p) {
+        return phases.contains(p);
+    }
+
     @Override
     public float[] forward(int[] tokenIds, int offset, int n, float[] allOut) {
         if (n < 1 || n > maxChunk) throw new IllegalArgumentException("chunk of " + n + " tokens, limit " + maxChunk);
@@ -198,7 +247,12 @@ public final class CudaSession implements ModelSession {
                 owned.graph = graph;
                 graphKey = key;
             }
-            graph.launch();
+            if (timeSteps) {
+                stepMillis += device.time(graph::launch);
+                timedSteps++;
+            } else {
+                graph.launch();
+            }
         } else {
             decodeStep();
         }
@@ -211,29 +265,35 @@ public final class CudaSession implements ModelSession {
     private void decodeStep() {
         long step = cache.step();
         float eps = c.rmsEps();
-        k.embed(weights.embedding, step + 12, 1, x.address());
+        if (on(Phase.EMBEDDING)) k.embed(weights.embedding, step + 12, 1, x.address());
         for (int l = 0; l < c.layers(); l++) {
             DeviceModel.Layer lw = weights.layers.get(l);
-            if (lw.qkv().parts().size() == 1) {
-                k.decodeMatvec(lw.qkv().parts().getFirst(), x.address(), lw.attentionNorm().address(), eps, qkv.address(), false);
-            } else {
-                k.rmsNorm(x.address(), lw.attentionNorm().address(), xb.address(), 1, c.dim(), eps);
-                lw.qkv().run(k, xb.address(), 1, qkv.address());
+            if (on(Phase.QKV_PRODUCT)) {
+                if (lw.qkv().parts().size() == 1) {
+                    k.decodeMatvec(lw.qkv().parts().getFirst(), x.address(), lw.attentionNorm().address(), eps,
+                            qkv.address(), false);
+                } else {
+                    k.rmsNorm(x.address(), lw.attentionNorm().address(), xb.address(), 1, c.dim(), eps);
+                    lw.qkv().run(k, xb.address(), 1, qkv.address());
+                }
             }
-            split(l, lw, 1, qRot.address(), 0);
-            attendSplitK(l, 1, oneWeight.address(), oneWeight.address());
-            k.decodeMatvec(lw.wo(), att.address(), 0, 0f, x.address(), true);
-            if (lw.gateUp().parts().size() == 1) {
-                k.decodeMatvecSwiGlu(lw.gateUp().parts().getFirst(), x.address(), lw.ffnNorm().address(), eps, hb.address());
-            } else {
-                k.rmsNorm(x.address(), lw.ffnNorm().address(), xb.address(), 1, c.dim(), eps);
-                lw.gateUp().run(k, xb.address(), 1, gateUp.address());
-                k.swiGluFused(gateUp.address(), hb.address(), 1, c.ffnDim());
+            if (on(Phase.QKV_SPLIT)) split(l, lw, 1, qRot.address(), 0);
+            if (on(Phase.ATTENTION)) attendSplitK(l, 1, oneWeight.address(), oneWeight.address());
+            if (on(Phase.OUTPUT_PRODUCT)) k.decodeMatvec(lw.wo(), att.address(), 0, 0f, x.address(), true);
+            if (on(Phase.GATE_UP_SWIGLU)) {
+                if (lw.gateUp().parts().size() == 1) {
+                    k.decodeMatvecSwiGlu(lw.gateUp().parts().getFirst(), x.address(), lw.ffnNorm().address(), eps,
+                            hb.address());
+                } else {
+                    k.rmsNorm(x.address(), lw.ffnNorm().address(), xb.address(), 1, c.dim(), eps);
+                    lw.gateUp().run(k, xb.address(), 1, gateUp.address());
+                    k.swiGluFused(gateUp.address(), hb.address(), 1, c.ffnDim());
+                }
             }
-            k.decodeMatvec(lw.down(), hb.address(), 0, 0f, x.address(), true);
+            if (on(Phase.DOWN_PRODUCT)) k.decodeMatvec(lw.down(), hb.address(), 0, 0f, x.address(), true);
         }
-        k.decodeMatvec(weights.output, x.address(), weights.outputNorm.address(), eps, logits.address(), false);
-        cache.enqueueUpdate(kRaw.address(), vRaw.address(), cache.scored ? sums.address() : 0, 1);
+        if (on(Phase.LOGITS)) k.decodeMatvec(weights.output, x.address(), weights.outputNorm.address(), eps, logits.address(), false);
+        if (on(Phase.CACHE_UPDATE)) cache.enqueueUpdate(kRaw.address(), vRaw.address(), cache.scored ? sums.address() : 0, 1);
     }
 
     // ---- chunks -------------------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ record SplitKAttention(int heads, int kvHeads, int headDim, boolean neox, long f
                 .ptr(cache.ring(layer)).i32(cache.sinks).i32(cache.cascades).i32(cache.width()).ptr(kNew).ptr(vNew)
                 .ptr(cache.step()).i32(cache.originalPositions ? 1 : 0).ptr(freqs).i32(neox ? 1 : 0).ptr(cos).ptr(sin)
                 .i32(tablePositions).f32(scale).i32(splits).ptr(scored ? raw : 0).i64(rawStride).ptr(partial));
-        d.launch("attn_kv_combine", kvHeads, n, 64, 0, d.args().ptr(partial).i32(heads).i32(kvHeads).i32(headDim).i32(n)
+        d.launch("attn_kv_combine", kvHeads, n, 128, 0, d.args().ptr(partial).i32(heads).i32(kvHeads).i32(headDim).i32(n)
                 .i32(splits).ptr(out).ptr(scored ? stats : 0));
         if (scored) {
             d.launch("attn_kv_score_sums", (int) ((rawStride + 127) / 128), kvHeads, 128, 0, d.args().ptr(raw)
