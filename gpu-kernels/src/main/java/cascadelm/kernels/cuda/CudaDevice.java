@@ -36,6 +36,12 @@ public final class CudaDevice implements AutoCloseable {
     private final Map<DeviceBuffer, Boolean> live = new IdentityHashMap<>();
     private final int multiprocessors;
     private MemorySegment staging = MemorySegment.NULL;
+    /**
+     * Page-locked memory that downloads land in (a copy to pageable memory goes through the driver's own bounce
+     * buffer at a fraction of the link's speed: the logits of every decoded token come this way). Uploads keep the
+     * pageable staging: from pinned memory they would run after the call returns, racing the next upload.
+     */
+    private MemorySegment pinned = MemorySegment.NULL;
     private boolean closed;
 
     private CudaDevice(int ordinal) {
@@ -216,11 +222,20 @@ public final class CudaDevice implements AutoCloseable {
         return b;
     }
 
+    private MemorySegment pinned(long bytes) {
+        if (pinned.byteSize() < bytes) {
+            if (!pinned.equals(MemorySegment.NULL)) driver.memFreeHost(pinned);
+            pinned = MemorySegment.NULL;
+            pinned = driver.memAllocHost(Math.max(bytes, 1L << 20));
+        }
+        return pinned;
+    }
+
     /** Stream-ordered copy to the host; returns once the values are in {@code dst}. */
     public void download(long src, float[] dst, int to, int count) {
         if (count == 0) return;
         makeCurrent();
-        MemorySegment s = staging(4L * count);
+        MemorySegment s = pinned(4L * count);
         driver.memcpyDtoHAsync(s, src, 4L * count, stream);
         driver.streamSynchronize(stream);
         MemorySegment.copy(s, JAVA_FLOAT, 0, dst, to, count);
@@ -303,6 +318,7 @@ public final class CudaDevice implements AutoCloseable {
                 live.clear();
             }
             cublas.close();
+            if (!pinned.equals(MemorySegment.NULL)) driver.memFreeHost(pinned);
             driver.moduleUnload(module);
             driver.streamDestroy(stream);
         } finally {
