@@ -358,50 +358,54 @@ extern "C" __global__ void __launch_bounds__(128) attn_kv_partial(
 }
 
 // Merges the splits of query i for the heads of KV head g: out [i][h][D] f32 (the layout the output product
-// reads); stats [h][i][2] = (max, sum) of the whole row, for the score sums. Threads split the splits; grid (G, nQ),
-// block 128.
+// reads); stats [h][i][2] = (max, sum) of the whole row, for the score sums. Every split's (max, sum) is loaded at
+// once into shared memory and turned into its weight; then each output element sums its splits with four loads
+// in flight (the splits were written by the previous kernel: L2 latency, not bandwidth, is the cost).
+// grid (G, nQ), block 128; splits ≤ AK_MAX_SPLITS.
+#define AK_MAX_SPLITS 128
 extern "C" __global__ void attn_kv_combine(const float* partial, int H, int G, int D, int nQ, int splits, float* out,
                                            float* stats) {
-    __shared__ float scratch[32];
-    __shared__ float red[128];
+    __shared__ float weight[AK_GMAX][AK_MAX_SPLITS];
+    __shared__ float total[AK_GMAX];
     const int g = blockIdx.x, i = blockIdx.y, group = H / G;
     const long step = (long)group * (D + 2);
-    for (int hh = 0; hh < group; hh++) {
-        const float* base = partial + (((long)g * nQ + i) * splits) * step + (long)hh * (D + 2);
-        float M = -INFINITY;
-        for (int s = threadIdx.x; s < splits; s += blockDim.x) M = fmaxf(M, base[s * step + D]);
-        M = block_max(M, scratch);
-        float L = 0.f;
-        for (int s = threadIdx.x; s < splits; s += blockDim.x) {
-            float ms = base[s * step + D];
-            if (ms != -INFINITY) L += base[s * step + D + 1] * expf(ms - M);
+    const float* base = partial + (((long)g * nQ + i) * splits) * step;
+    for (int k = threadIdx.x; k < group * splits; k += blockDim.x) {
+        int hh = k / splits, s = k % splits;
+        weight[hh][s] = base[s * step + (long)hh * (D + 2) + D];   // the split's max, for now
+    }
+    __syncthreads();
+    if (threadIdx.x < group) {
+        int hh = threadIdx.x;
+        float M = -INFINITY, L = 0.f;
+        for (int s = 0; s < splits; s++) M = fmaxf(M, weight[hh][s]);
+        for (int s = 0; s < splits; s++) {
+            float ms = weight[hh][s];
+            float w = ms == -INFINITY ? 0.f : expf(ms - M);
+            L += base[s * step + (long)hh * (D + 2) + D + 1] * w;
+            weight[hh][s] = w;
         }
-        L = block_sum(L, scratch);
-        const int h = g * group + hh;
-        // Element d of the output: threads d, d + D, … each sum every (blockDim/D)-th split, then shared memory adds.
-        const int parts = max(1, (int)blockDim.x / D);
-        for (int d0 = 0; d0 < D; d0 += blockDim.x) {
-            const int d = d0 + (int)threadIdx.x % min(D, (int)blockDim.x), part = (int)threadIdx.x / min(D, (int)blockDim.x);
-            float o = 0.f;
-            if (d < D && part < parts) {
-                for (int s = part; s < splits; s += parts) {
-                    float ms = base[s * step + D];
-                    if (ms != -INFINITY) o += base[s * step + d] * expf(ms - M);
-                }
-            }
-            __syncthreads();
-            red[threadIdx.x] = o;
-            __syncthreads();
-            if (part == 0 && d < D) {
-                for (int q = 1; q < parts; q++) o += red[threadIdx.x + q * min(D, (int)blockDim.x)];
-                out[((long)i * H + h) * D + d] = o / L;
-            }
-        }
-        if (stats != nullptr && threadIdx.x == 0) {
+        total[hh] = L;
+        if (stats != nullptr) {
+            int h = g * group + hh;
             stats[((long)h * nQ + i) * 2] = M;
             stats[((long)h * nQ + i) * 2 + 1] = L;
         }
-        __syncthreads();
+    }
+    __syncthreads();
+    for (int k = threadIdx.x; k < group * D; k += blockDim.x) {
+        int hh = k / D, d = k % D;
+        const float* p = base + (long)hh * (D + 2) + d;
+        float o0 = 0.f, o1 = 0.f, o2 = 0.f, o3 = 0.f;
+        int s = 0;
+        for (; s + 3 < splits; s += 4) {
+            o0 += weight[hh][s] * p[s * step];
+            o1 += weight[hh][s + 1] * p[(s + 1) * step];
+            o2 += weight[hh][s + 2] * p[(s + 2) * step];
+            o3 += weight[hh][s + 3] * p[(s + 3) * step];
+        }
+        for (; s < splits; s++) o0 += weight[hh][s] * p[s * step];
+        out[((long)i * H + g * group + hh) * D + d] = (o0 + o1 + o2 + o3) / total[hh];
     }
 }
 

@@ -155,6 +155,12 @@ class CudaSessionTest {
         }
     }
 
+    /**
+     * The GPU's greedy tokens equal the CPU's, except that from a step where the CPU's two best logits lie within the
+     * logits tolerance ({@link #NEAR_TIE} of the largest |logit|) the two may part: the device cache keeps keys and
+     * values in bf16, so its logits differ from the CPU's by up to that much (measured: ≤ 8.5e-3, see
+     * logitsMatch), and a choice that close is not decided by the model. Every divergence is printed with its margin.
+     */
     private static void greedyEqualsCpu(JsonNode manifest, Path gguf, String policy) throws IOException {
         CacheSettings s = settings(policy);
         int[] prompt = prompt(manifest);
@@ -162,30 +168,54 @@ class CudaSessionTest {
             int[] expected = greedy(model, cpu, s, prompt);
             int[] actual = greedy(model, gpu, s, prompt);
             assertEquals(64, expected.length);
-            if (!Arrays.equals(expected, actual)) {
-                fail(gguf.getFileName() + " " + policy + ": " + divergence(model, s, prompt, expected, actual));
-            }
+            assertSameUpToANearTie(model, s, prompt, expected, actual, gguf.getFileName() + " " + policy);
         }
     }
 
-    /**
-     * Where two greedy generations part, and how close the CPU's choice was there: the CPU's logits of its own token
-     * and of the GPU's at the first differing step (a near-tie is within the bf16 cache's rounding).
-     */
-    private static String divergence(LlamaModel model, CacheSettings s, int[] prompt, int[] cpuTokens, int[] gpuTokens) {
+    /** Largest top-2 margin (relative to the largest |logit|) at which CPU and GPU may choose differently. */
+    private static final double NEAR_TIE = 1e-2;
+
+    private static void assertSameUpToANearTie(LlamaModel model, CacheSettings s, int[] prompt, int[] cpuTokens,
+                                               int[] gpuTokens, String what) {
         int at = 0;
         while (at < Math.min(cpuTokens.length, gpuTokens.length) && cpuTokens[at] == gpuTokens[at]) at++;
-        if (at == Math.min(cpuTokens.length, gpuTokens.length)) return "lengths " + cpuTokens.length + " vs " + gpuTokens.length;
-        int[] fed = Arrays.copyOf(prompt, prompt.length + at);
-        System.arraycopy(cpuTokens, 0, fed, prompt.length, at);
-        try (ModelSession session = ModelSessions.open(model, cpu, s, fed.length + 1, s.stride())) {
-            float[] logits = Generator.prefill(session, fed);
+        if (at == cpuTokens.length && at == gpuTokens.length) return;
+        assertTrue(at < Math.min(cpuTokens.length, gpuTokens.length), what + ": lengths " + cpuTokens.length + " vs "
+                + gpuTokens.length + " with equal tokens before");
+        // The CPU's logits at the step where the two part, along the CPU's own path (the prompt in chunks of the
+        // stride, then one token at a time, as Generator does: bounded caches depend on the chunking).
+        try (ModelSession session = ModelSessions.open(model, cpu, s, prompt.length + at + 1, s.stride())) {
+            float[] logits = Generator.prefill(session, prompt);
+            for (int t = 0; t < at; t++) logits = session.forward(cpuTokens, t, 1, null);
             float top = logits[cpuTokens[at]], other = logits[gpuTokens[at]];
             double scale = 0;
             for (float v : logits) scale = Math.max(scale, Math.abs(v));
-            return String.format(java.util.Locale.ROOT, "first difference at generated token %d: CPU %d (logit %.5f), GPU %d"
-                    + " (CPU logit %.5f); margin %.2e of max |logit| %.3f", at, cpuTokens[at], top, gpuTokens[at], other,
-                    (top - other) / scale, scale);
+            double margin = (top - other) / scale;
+            String report = String.format(java.util.Locale.ROOT, "%s: CPU and GPU part at generated token %d: CPU %d"
+                    + " (logit %.5f), GPU %d (CPU logit %.5f): margin %.2e of max |logit| %.3f", what, at, cpuTokens[at],
+                    top, gpuTokens[at], other, margin, scale);
+            System.out.println(report);
+            assertTrue(margin >= 0, report + ": the CPU path did not reproduce its own choice");
+            assertTrue(margin <= NEAR_TIE, report + ": not a near-tie");
+        }
+    }
+
+    private static void assertSnapshotDivergenceIsANearTie(LlamaModel model, CacheSettings s, int[] prompt, int[] question,
+                                                           int[] cpuTokens, int[] gpuTokens) {
+        int at = 0;
+        while (at < Math.min(cpuTokens.length, gpuTokens.length) && cpuTokens[at] == gpuTokens[at]) at++;
+        assertTrue(at < Math.min(cpuTokens.length, gpuTokens.length), "snapshot continuations differ in length only");
+        try (ModelSession session = ModelSessions.open(model, cpu, s, 200, s.stride())) {
+            Generator.prefill(session, prompt);
+            float[] logits = Generator.prefill(session, question);
+            for (int t = 0; t < at; t++) logits = session.forward(cpuTokens, t, 1, null);
+            double scale = 0;
+            for (float v : logits) scale = Math.max(scale, Math.abs(v));
+            double margin = (logits[cpuTokens[at]] - logits[gpuTokens[at]]) / scale;
+            String report = String.format(java.util.Locale.ROOT, "snapshot continuation parts at token %d: CPU %d, GPU %d,"
+                    + " margin %.2e of max |logit|", at, cpuTokens[at], gpuTokens[at], margin);
+            System.out.println(report);
+            assertTrue(margin >= 0 && margin <= NEAR_TIE, report);
         }
     }
 
@@ -193,6 +223,7 @@ class CudaSessionTest {
      * After a prompt and 64 greedy tokens (the CPU's, fed to both), the device cache holds exactly the document
      * positions the CPU cache holds, per layer and KV head: for the cascades per cascade and the sinks; for the
      * others, as their definitions say (full: every token; window: the last M; sink: the first S and the last M).
+     * With score selection, at least 90% of them (see below).
      */
     private static void deviceCacheHoldsTheCpuTokens(JsonNode manifest, Path gguf, String policy) throws IOException {
         CacheSettings s = settings(policy);
@@ -212,7 +243,24 @@ class CudaSessionTest {
                 for (int l = 0; l < model.config().layers(); l++) {
                     for (int g = 0; g < model.config().kvHeads(); g++) {
                         String where = gguf.getFileName() + " " + policy + " layer " + l + " KV head " + g;
-                        if (host instanceof CascadingCache cc) {
+                        if (host instanceof CascadingCache cc && s.selection() == CacheSettings.Selection.SCORE) {
+                            // Which token wins an off-beat slot follows the attention scores, which the bf16 cache
+                            // moves slightly: a close contest may go the other way. The update itself is checked
+                            // exactly, fed identical scores, by DeviceCascadeCacheTest; here most tokens must agree.
+                            java.util.Set<Integer> a = new java.util.HashSet<>(), b = new java.util.HashSet<>();
+                            for (int p : cc.sinkPositions(l, g)) a.add(p);
+                            for (int p : dc.sinkPositions(l, g)) b.add(p);
+                            for (int c = 0; c < s.cascades(); c++) {
+                                for (int p : cc.heldPositions(l, g, c)) a.add(p);
+                                for (int p : dc.heldPositions(l, g, c)) b.add(p);
+                            }
+                            assertEquals(a.size(), b.size(), where + ": rows held");
+                            int before = a.size();
+                            a.retainAll(b);
+                            System.out.printf("%s: %d of %d held tokens as on the CPU%n", where, a.size(), before);
+                            assertTrue(a.size() >= 0.9 * before, where + ": only " + a.size() + " of " + before
+                                    + " held tokens as on the CPU");
+                        } else if (host instanceof CascadingCache cc) {
                             assertArrayEquals(cc.sinkPositions(l, g), dc.sinkPositions(l, g), where + " sinks");
                             for (int c = 0; c < s.cascades(); c++) {
                                 assertArrayEquals(cc.heldPositions(l, g, c), dc.heldPositions(l, g, c), where + " cascade " + c);
@@ -250,7 +298,10 @@ class CudaSessionTest {
         for (String policy : List.of("full", "window", "sink", "cascade", "cascade-stride", "cascade-original")) {
             tests.add(gpuTest("head dimension 64, " + policy + ": logits within 2e-2 of the CPU's", () -> {
                 Path dir = Files.createTempDirectory("tiny64");
-                Path file = new cascadelm.model.llama.TinyModel("llama", 256, 2, 8, 2, 64, 384, false, 64).write(dir);
+                // q and k weights scaled to 1/4: attention logits of order one (at the tiny model's own scale they
+                // reach ±50, where bf16 keys alone move the softmax by tens of percent).
+                Path file = new cascadelm.model.llama.TinyModel("llama", 256, 2, 8, 2, 64, 384, false, 64)
+                        .scaled("attn_q.weight", 0.25).scaled("attn_k.weight", 0.25).write(dir);
                 CacheSettings s = settings(policy);
                 try (LlamaModel model = LlamaModel.open(file)) {
                     int vocab = model.config().vocabularySize();
@@ -303,7 +354,10 @@ class CudaSessionTest {
                     results[i++] = first;
                 }
             }
-            assertArrayEquals(results[0], results[1], "CUDA continues a snapshot like the CPU");
+            if (!Arrays.equals(results[0], results[1])) {
+                // The continuation is the prompt, then the question, then greedy tokens: the same rule as above.
+                assertSnapshotDivergenceIsANearTie(model, s, prompt, question, results[0], results[1]);
+            }
         }
     }
 
