@@ -365,7 +365,7 @@ extern "C" __global__ void __launch_bounds__(128) attn_kv_partial(
 #define AK_MAX_SPLITS 128
 extern "C" __global__ void attn_kv_combine(const float* partial, int H, int G, int D, int nQ, int splits, float* out,
                                            float* stats) {
-    __shared__ float weight[AK_GMAX][AK_MAX_SPLITS];
+    __shared__ float weight[AK_GMAX][AK_MAX_SPLITS], sum[AK_GMAX][AK_MAX_SPLITS];
     __shared__ float total[AK_GMAX];
     const int g = blockIdx.x, i = blockIdx.y, group = H / G;
     const long step = (long)group * (D + 2);
@@ -373,6 +373,7 @@ extern "C" __global__ void attn_kv_combine(const float* partial, int H, int G, i
     for (int k = threadIdx.x; k < group * splits; k += blockDim.x) {
         int hh = k / splits, s = k % splits;
         weight[hh][s] = base[s * step + (long)hh * (D + 2) + D];   // the split's max, for now
+        sum[hh][s] = base[s * step + (long)hh * (D + 2) + D + 1];
     }
     __syncthreads();
     if (threadIdx.x < group) {
@@ -382,7 +383,7 @@ extern "C" __global__ void attn_kv_combine(const float* partial, int H, int G, i
         for (int s = 0; s < splits; s++) {
             float ms = weight[hh][s];
             float w = ms == -INFINITY ? 0.f : expf(ms - M);
-            L += base[s * step + (long)hh * (D + 2) + D + 1] * w;
+            L += sum[hh][s] * w;
             weight[hh][s] = w;
         }
         total[hh] = L;
