@@ -20,10 +20,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
+import java.util.function.Function;
 
 /**
  * Whole-model prefill and decode on one GPU for a Llama-3.2-1B-shaped random model, against floors measured in
@@ -167,7 +169,7 @@ public final class GpuEngineBenchmark {
         CudaDevice d = gpu.device();
         StringBuilder out = new StringBuilder();
         List<LayerWeights> layers = model.weights().layers();
-        Map<String, java.util.function.Function<LayerWeights, Matrix>> pick = new java.util.LinkedHashMap<>();
+        Map<String, Function<LayerWeights, Matrix>> pick = new LinkedHashMap<>();
         pick.put("q", LayerWeights::wq);
         pick.put("gate", LayerWeights::gate);
         pick.put("down", LayerWeights::down);
@@ -208,7 +210,7 @@ public final class GpuEngineBenchmark {
                 pass.run();
                 float[] t = new float[9];
                 for (int i = 0; i < t.length; i++) t[i] = d.time(pass);
-                java.util.Arrays.sort(t);
+                Arrays.sort(t);
                 rates[kernel] = bytes / (t[t.length / 2] / 1e3);
             }
         }

@@ -6,7 +6,6 @@ import cascadelm.kernels.cuda.CudaDevice;
 import cascadelm.kernels.cuda.CudaGraph;
 import cascadelm.kernels.cuda.CudaKernels;
 import cascadelm.kernels.cuda.DeviceBuffer;
-import cascadelm.kernels.cuda.DeviceMatrix;
 import cascadelm.kernels.cuda.FlashAttention;
 import cascadelm.model.cache.KvCache;
 import cascadelm.model.llama.LlamaModel;
@@ -15,7 +14,11 @@ import cascadelm.model.llama.ModelSession;
 
 import java.lang.ref.Cleaner;
 import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.EnumSet;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
 
 /**
  * The forward pass on one GPU: weights resident (uploaded once per model and backend), activations and the KV
@@ -56,7 +59,7 @@ public final class CudaSession implements ModelSession {
     private boolean useGraph = true, timeSteps;
     private double stepMillis;
     private int timedSteps;
-    private java.util.Set<Phase> phases = java.util.EnumSet.allOf(Phase.class);
+    private Set<Phase> phases = EnumSet.allOf(Phase.class);
 
     /** The kernels of a decode step by what they do, for {@link #profileDecode}. */
     public enum Phase { EMBEDDING, QKV_PRODUCT, QKV_SPLIT, ATTENTION, OUTPUT_PRODUCT, GATE_UP_SWIGLU, DOWN_PRODUCT, LOGITS,
@@ -67,6 +70,8 @@ public final class CudaSession implements ModelSession {
     private DeviceBuffer kAttn, vAttn, sums, raw, partial, allLogits, ropeCos, ropeSin;
     private int keyCapacity, splits, ropePositions, buffersVersion;
     private final int[] tokenHost = new int[1];
+    /** The EMA β whose single-query §4 weight (1 − β) oneWeight holds (a new cache may have another). */
+    private double oneWeightBeta = Double.NaN;
     private final float[] hostLogits;
     private CudaGraph graph;
     private GraphKey graphKey;
@@ -143,7 +148,7 @@ public final class CudaSession implements ModelSession {
         byDistance = own(device.allocFloats(m));
         lse = own(device.allocFloats((long) c.heads() * m));
         stats = own(device.allocFloats(2L * c.heads() * m));
-        oneWeight = own(device.uploadNew(new float[]{(float) (1 - this.cache.beta)}));
+        oneWeight = own(device.allocFloats(1));
         hostLogits = new float[c.vocabularySize()];
     }
 
@@ -192,13 +197,13 @@ public final class CudaSession implements ModelSession {
      * host does not count: release the cache after (a full cache would overflow, so its update is left out).
      * Call after at least one decode step.
      */
-    public java.util.Map<Phase, Double> profileDecode(int reps) {
-        java.util.Map<Phase, Double> out = new java.util.EnumMap<>(Phase.class);
+    public Map<Phase, Double> profileDecode(int reps) {
+        Map<Phase, Double> out = new EnumMap<>(Phase.class);
         device.makeCurrent();
         try {
             for (Phase p : Phase.values()) {
                 if (p == Phase.CACHE_UPDATE && cache.full) continue;
-                phases = java.util.EnumSet.of(p);
+                phases = EnumSet.of(p);
                 try (CudaGraph g = CudaGraph.capture(device, this::decodeStep)) {
                     g.launch();
                     float ms = device.time(() -> {
@@ -208,7 +213,7 @@ public final class CudaSession implements ModelSession {
                 }
             }
         } finally {
-            phases = java.util.EnumSet.allOf(Phase.class);
+            phases = EnumSet.allOf(Phase.class);
         }
         return out;
     }
@@ -238,6 +243,10 @@ public final class CudaSession implements ModelSession {
     // ---- decoding -----------------------------------------------------------------------------------------
 
     private float[] decode(int token) {
+        if (cache.beta != oneWeightBeta) {   // in place: a captured graph reads the value at its address
+            device.upload(new float[]{(float) (1 - cache.beta)}, 0, 1, oneWeight.address());
+            oneWeightBeta = cache.beta;
+        }
         tokenHost[0] = token;
         device.upload(tokenHost, 0, 1, cache.step() + 12);
         if (useGraph) {

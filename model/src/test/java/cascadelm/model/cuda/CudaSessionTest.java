@@ -1,5 +1,6 @@
 package cascadelm.model.cuda;
 
+import cascadelm.kernels.Backend;
 import cascadelm.kernels.cpu.CpuBackend;
 import cascadelm.kernels.cuda.CudaBackend;
 import cascadelm.kernels.cuda.GpuTest;
@@ -12,6 +13,7 @@ import cascadelm.model.generate.Sampler;
 import cascadelm.model.llama.LlamaModel;
 import cascadelm.model.llama.ModelSession;
 import cascadelm.model.llama.ModelSessions;
+import cascadelm.model.llama.TinyModel;
 import com.fasterxml.jackson.databind.JsonNode;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -24,14 +26,17 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
+import java.util.Random;
 import java.util.Set;
+import java.util.stream.IntStream;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
 /**
  * The device-resident forward pass against independent references: Hugging Face's logits for the fixture
@@ -65,10 +70,6 @@ class CudaSessionTest {
         if (cpu != null) cpu.close();
     }
 
-    private static DynamicTest gpuTest(String name, org.junit.jupiter.api.function.Executable body) {
-        return DynamicTest.dynamicTest(name, body);
-    }
-
     @TestFactory
     List<DynamicTest> fixtureLogitsAndGenerations() throws IOException {
         List<DynamicTest> tests = new ArrayList<>();
@@ -77,18 +78,18 @@ class CudaSessionTest {
             for (String variant : ModelFixtures.iterable(manifest.get("variants").fieldNames())) {
                 JsonNode v = manifest.get("variants").get(variant);
                 Path gguf = fixture(v.get("gguf").asText());
-                tests.add(gpuTest(name + " " + variant + " logits, float32 chunks of 7",
+                tests.add(DynamicTest.dynamicTest(name + " " + variant + " logits, float32 chunks of 7",
                         () -> logitsMatch(manifest, v, gguf, 7, MATVEC_TOLERANCE)));
-                tests.add(gpuTest(name + " " + variant + " logits, GEMM chunks of 64",
+                tests.add(DynamicTest.dynamicTest(name + " " + variant + " logits, GEMM chunks of 64",
                         () -> logitsMatch(manifest, v, gguf, 64, GEMM_TOLERANCE.get(variant))));
                 for (String policy : List.of("full", "window", "sink", "cascade", "cascade-stride", "cascade-original")) {
-                    tests.add(gpuTest(name + " " + variant + " greedy 64 tokens equal the CPU's, " + policy,
+                    tests.add(DynamicTest.dynamicTest(name + " " + variant + " greedy 64 tokens equal the CPU's, " + policy,
                             () -> greedyEqualsCpu(manifest, gguf, policy)));
                 }
-                tests.add(gpuTest(name + " " + variant + " snapshots continue like the CPU's",
+                tests.add(DynamicTest.dynamicTest(name + " " + variant + " snapshots continue like the CPU's",
                         () -> snapshotsContinueLikeTheCpu(manifest, gguf)));
                 for (String policy : List.of("full", "window", "sink", "cascade", "cascade-stride")) {
-                    tests.add(gpuTest(name + " " + variant + " the device cache holds the CPU cache's tokens, " + policy,
+                    tests.add(DynamicTest.dynamicTest(name + " " + variant + " the device cache holds the CPU cache's tokens, " + policy,
                             () -> deviceCacheHoldsTheCpuTokens(manifest, gguf, policy)));
                 }
             }
@@ -149,7 +150,7 @@ class CudaSessionTest {
         return Arrays.copyOf(ModelFixtures.ints(manifest.get("tokens").get("ids")), 40);
     }
 
-    private static int[] greedy(LlamaModel model, cascadelm.kernels.Backend backend, CacheSettings s, int[] prompt) {
+    private static int[] greedy(LlamaModel model, Backend backend, CacheSettings s, int[] prompt) {
         try (ModelSession session = ModelSessions.open(model, backend, s, prompt.length + 64, s.stride())) {
             return Generator.generate(session, prompt, Sampler.greedy(), 64, Set.of(), t -> { }).tokens();
         }
@@ -191,7 +192,7 @@ class CudaSessionTest {
             double scale = 0;
             for (float v : logits) scale = Math.max(scale, Math.abs(v));
             double margin = (top - other) / scale;
-            String report = String.format(java.util.Locale.ROOT, "%s: CPU and GPU part at generated token %d: CPU %d"
+            String report = String.format(Locale.ROOT, "%s: CPU and GPU part at generated token %d: CPU %d"
                     + " (logit %.5f), GPU %d (CPU logit %.5f): margin %.2e of max |logit| %.3f", what, at, cpuTokens[at],
                     top, gpuTokens[at], other, margin, scale);
             System.out.println(report);
@@ -212,7 +213,7 @@ class CudaSessionTest {
             double scale = 0;
             for (float v : logits) scale = Math.max(scale, Math.abs(v));
             double margin = (logits[cpuTokens[at]] - logits[gpuTokens[at]]) / scale;
-            String report = String.format(java.util.Locale.ROOT, "snapshot continuation parts at token %d: CPU %d, GPU %d,"
+            String report = String.format(Locale.ROOT, "snapshot continuation parts at token %d: CPU %d, GPU %d,"
                     + " margin %.2e of max |logit|", at, cpuTokens[at], gpuTokens[at], margin);
             System.out.println(report);
             assertTrue(margin >= 0 && margin <= NEAR_TIE, report);
@@ -247,7 +248,7 @@ class CudaSessionTest {
                             // Which token wins an off-beat slot follows the attention scores, which the bf16 cache
                             // moves slightly: a close contest may go the other way. The update itself is checked
                             // exactly, fed identical scores, by DeviceCascadeCacheTest; here most tokens must agree.
-                            java.util.Set<Integer> a = new java.util.HashSet<>(), b = new java.util.HashSet<>();
+                            Set<Integer> a = new HashSet<>(), b = new HashSet<>();
                             for (int p : cc.sinkPositions(l, g)) a.add(p);
                             for (int p : dc.sinkPositions(l, g)) b.add(p);
                             for (int c = 0; c < s.cascades(); c++) {
@@ -267,8 +268,8 @@ class CudaSessionTest {
                             }
                         } else {
                             int sinks = policy.equals("sink") ? s.sinks() : 0, window = policy.equals("full") ? n : s.size();
-                            int[] expected = java.util.stream.IntStream.concat(java.util.stream.IntStream.range(0, sinks),
-                                    java.util.stream.IntStream.range(Math.max(sinks, n - window), n)).toArray();
+                            int[] expected = IntStream.concat(IntStream.range(0, sinks),
+                                    IntStream.range(Math.max(sinks, n - window), n)).toArray();
                             assertArrayEquals(expected, dc.documentPositions(l, g), where);
                         }
                     }
@@ -296,16 +297,16 @@ class CudaSessionTest {
     List<DynamicTest> flashPathLogitsMatchTheCpu() {
         List<DynamicTest> tests = new ArrayList<>();
         for (String policy : List.of("full", "window", "sink", "cascade", "cascade-stride", "cascade-original")) {
-            tests.add(gpuTest("head dimension 64, " + policy + ": logits within 2e-2 of the CPU's", () -> {
+            tests.add(DynamicTest.dynamicTest("head dimension 64, " + policy + ": logits within 2e-2 of the CPU's", () -> {
                 Path dir = Files.createTempDirectory("tiny64");
                 // q and k weights scaled to 1/4: attention logits of order one (at the tiny model's own scale they
                 // reach ±50, where bf16 keys alone move the softmax by tens of percent).
-                Path file = new cascadelm.model.llama.TinyModel("llama", 256, 2, 8, 2, 64, 384, false, 64)
+                Path file = new TinyModel("llama", 256, 2, 8, 2, 64, 384, false, 64)
                         .scaled("attn_q.weight", 0.25).scaled("attn_k.weight", 0.25).write(dir);
                 CacheSettings s = settings(policy);
                 try (LlamaModel model = LlamaModel.open(file)) {
                     int vocab = model.config().vocabularySize();
-                    int[] doc = new java.util.Random(5).ints(88, 0, vocab - 2).toArray();
+                    int[] doc = new Random(5).ints(88, 0, vocab - 2).toArray();
                     KvCache device = ModelSessions.cache(gpu, s, model.config(), doc.length);
                     try (ModelSession h = ModelSessions.open(model, cpu, s, doc.length, s.stride());
                          ModelSession d = ModelSessions.open(model, gpu, device, s.stride())) {
@@ -342,7 +343,7 @@ class CudaSessionTest {
         try (LlamaModel model = LlamaModel.open(gguf)) {
             int[][] results = new int[2][];
             int i = 0;
-            for (cascadelm.kernels.Backend b : new cascadelm.kernels.Backend[]{cpu, gpu}) {
+            for (Backend b : new Backend[]{cpu, gpu}) {
                 try (ModelSession session = ModelSessions.open(model, b, s, 200, s.stride())) {
                     Generator.prefill(session, prompt);
                     KvCache snapshot = session.cache();
