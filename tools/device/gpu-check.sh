@@ -32,7 +32,7 @@ grep -E "worst \|Δ\|" "$OUT/tests.log" | sort | uniq > "$OUT/logit-errors.txt" 
 
 if [ "${2:-}" = "bench" ]; then
     timeout "${BENCH_TIMEOUT:-300}" $JAVA $FLAGS -Xmx32g -cp "$CP" cascadelm.bench.GpuEngineBenchmark /dev/shm/cascade-models "$OUT/gpu-engine.md" \
-        "${TYPES:-F16,Q8_0}" "${PROMPT:-2048}" "${DECODE:-128}" "${CHUNK:-512}" > "$OUT/bench.log" 2>&1 || echo "benchmark failed: see bench.log"
+        "${TYPES:-BF16,F16,Q8_0}" "${PROMPT:-2048}" "${DECODE:-128}" "${CHUNK:-512}" > "$OUT/bench.log" 2>&1 || echo "benchmark failed: see bench.log"
 fi
 
 echo

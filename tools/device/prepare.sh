@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fills DIR (default /work/main/.device/cuda) with what tools/device/gpu-check.sh needs, from a built
-# worktree (mvn install -DskipTests, test classes compiled): jars only, to stay within the device's carry limit.
+# worktree (mvn -B -q -DskipTests package, then test-compile; never install): jars only, to stay within the device's
+# carry limit.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 DIR=${1:-/work/main/.device/cuda}
@@ -14,7 +15,8 @@ for a in com/fasterxml/jackson/core/jackson-databind/2.21.2 com/fasterxml/jackso
 done
 rm -f "$DIR"/lib/*-sources.jar
 (cd "$ROOT/gpu-kernels/target/test-classes" && jar cf "$DIR/tests/gpu-kernels-tests.jar" .)
-(cd "$ROOT/model/target/test-classes" && jar cf "$DIR/tests/model-tests.jar" cascadelm/model/cuda fixtures/models)
+(cd "$ROOT/model/target/test-classes" && jar cf "$DIR/tests/model-tests.jar" cascadelm/model/cuda cascadelm/model/ModelFixtures.class \
+    cascadelm/model/llama/TinyModel*.class fixtures/models)
 cp "$M2/org/junit/platform/junit-platform-console-standalone/1.14.1/junit-platform-console-standalone-1.14.1.jar" \
    "$DIR/junit-platform-console-standalone.jar"
 cp "$ROOT/tools/device/gpu-check.sh" "$DIR/"

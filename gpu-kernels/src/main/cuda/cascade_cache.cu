@@ -126,8 +126,9 @@ extern "C" __global__ void rope_rows(const __nv_bfloat16 *x, __nv_bfloat16 *xOut
 // ---- the cache update -----------------------------------------------------------------------------
 // Scores decay and add the stride's sums (§4), and every slot's source is reset; many blocks, so the
 // sequential part below only does the sequential work. grid (ceil(Z/256), LH), block 256.
-extern "C" __global__ void cascade_prepare(float *score, int *src, const int *ring, const float *rScores, int S, int C,
-                                           int W, int G, int rows, int n, float decay, int scored) {
+__device__ __forceinline__ void cascade_prepare_body(float *score, int *src, const int *ring, const float *rScores,
+                                                     int S, int C, int W, int G, int rows, int n, float decay,
+                                                     int scored) {
     const int lh = blockIdx.y, g = lh % G;
     const long Z = S + (long)C * W;
     const long slot = (long)blockIdx.x * blockDim.x + threadIdx.x;
@@ -144,6 +145,11 @@ extern "C" __global__ void cascade_prepare(float *score, int *src, const int *ri
     // Rounded multiply, then add (no fused multiply-add): the same float result as the Java cache, so a
     // tie decided there is decided the same way here.
     score[lh * Z + slot] = __fadd_rn(__fmul_rn(decay, score[lh * Z + slot]), rScores[(long)g * (rows + n) + rank]);
+}
+
+extern "C" __global__ void cascade_prepare(float *score, int *src, const int *ring, const float *rScores, int S, int C,
+                                           int W, int G, int rows, int n, float decay, int scored) {
+    cascade_prepare_body(score, src, ring, rScores, S, C, W, G, rows, n, decay, scored);
 }
 
 // MAXC: the most cascades an instantiation handles; its loops over cascades unroll fully, so the ring
@@ -333,3 +339,24 @@ extern "C" __global__ void cascade_move_rows(__nv_bfloat16 *keys, __nv_bfloat16 
         }
     }
 }
+
+// ---- the same update with the step's values read from device memory --------------------------------------
+// For the CUDA session, whose decode step is one captured graph: rows = step[0] and t0 = step[2] (the step
+// block of decode.cu) instead of arguments. All layers of a model go in one launch: G is then layers × KV heads
+// and lh = layer·kvHeads + g, the chunk's rows and score sums being laid out [lh][..] alike.
+extern "C" __global__ void cascade_prepare_step(float *score, int *src, const int *ring, const float *rScores, int S,
+                                                int C, int W, int G, const int *step, int n, float decay,
+                                                int scored) {
+    cascade_prepare_body(score, src, ring, rScores, S, C, W, G, step[0], n, decay, scored);
+}
+
+#define UPDATE_STEP_ENTRY(NAME, MAXC)                                                                      \
+    extern "C" __global__ void __launch_bounds__(256) NAME(int *pos, float *score, int *src, int *ring,       \
+                                                           const float *rScores, int S, int C, int W, int G,  \
+                                                           const int *step, int n, int scored, int eager) {   \
+        cascade_update_body<MAXC>(pos, score, src, ring, rScores, S, C, W, G, step[0], n, step[2], scored,    \
+                                  eager);                                                                  \
+    }
+UPDATE_STEP_ENTRY(cascade_update_step_c4, 4)
+UPDATE_STEP_ENTRY(cascade_update_step_c8, 8)
+UPDATE_STEP_ENTRY(cascade_update_step_c32, 32)

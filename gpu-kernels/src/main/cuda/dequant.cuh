@@ -35,13 +35,23 @@ template <> struct Quant<T_BF16> {
     }
 };
 
-// Q8_0: 34-byte blocks of 32: f16 d, 32 int8; unit u = block u/4, values 8(u%4)...
+// Q8_0 as the device keeps it (DeviceMatrix repacks the file's 34-byte blocks on upload, q8_0_repack): each row in
+// groups of four blocks (128 values), a group = the four f16 scales (8 bytes), then the 128 int8 quants (the same 136
+// bytes as four file blocks; a row's last group is padded to 136). Unit u = group u/16, quants 8(u%16)..: one 8-byte
+// aligned load instead of eight byte loads.
 template <> struct Quant<T_Q8_0> {
     __device__ static void unit(const uint8_t* row, int u, float w[8]) {
-        const uint8_t* b = row + (u >> 2) * 34;
-        float d = half_at(b);
-        const int8_t* q = reinterpret_cast<const int8_t*>(b + 2 + 8 * (u & 3));
-        for (int i = 0; i < 8; i++) w[i] = d * q[i];
+        const uint8_t* g = row + (u >> 4) * 136;
+        float d = __half2float(*reinterpret_cast<const __half*>(g + 2 * ((u >> 2) & 3)));
+        uint2 v = *reinterpret_cast<const uint2*>(g + 8 + 8 * (u & 15));
+        // int8 to float without the quarter-rate I2F: q + 128 as the low mantissa byte of 2^23 (one byte permute),
+        // then one subtraction, exact.
+        unsigned a = v.x ^ 0x80808080u, b = v.y ^ 0x80808080u;
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            w[i] = d * (__uint_as_float(__byte_perm(a, 0x4B000000u, 0x7440 + i)) - 8388736.f);
+            w[4 + i] = d * (__uint_as_float(__byte_perm(b, 0x4B000000u, 0x7440 + i)) - 8388736.f);
+        }
     }
 };
 

@@ -116,3 +116,18 @@ extern "C" __global__ void dequant_half(const uint8_t* weights, int type, long r
     const uint8_t* row = weights + r * rowBytes;
     DISPATCH_TYPE(type, HALF_CALL)
 }
+
+// File Q8_0 rows (34-byte blocks: f16 scale, 32 int8) into the device layout of dequant.cuh (groups of four blocks:
+// four scales, then 128 quants; rows dstRowBytes apart). One thread per block; grid ceil(rows·blocks/256).
+extern "C" __global__ void q8_0_repack(const uint8_t* src, long srcRowBytes, uint8_t* dst, long dstRowBytes, int rows,
+                                       int blocksPerRow) {
+    long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= (long)rows * blocksPerRow) return;
+    long r = i / blocksPerRow;
+    int b = (int)(i % blocksPerRow);
+    const uint8_t* s = src + r * srcRowBytes + 34L * b;
+    uint8_t* g = dst + r * dstRowBytes + 136L * (b >> 2);
+    g[2 * (b & 3)] = s[0];
+    g[2 * (b & 3) + 1] = s[1];
+    for (int k = 0; k < 32; k++) g[8 + 32 * (b & 3) + k] = s[2 + k];
+}

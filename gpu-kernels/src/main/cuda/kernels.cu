@@ -2,4 +2,4 @@
 #include "elementwise.cu"
 #include "matvec.cu"
 #include "attention.cu"
-#include "cache.cu"
+#include "decode.cu"

@@ -6,7 +6,10 @@ import cascadelm.kernels.cuda.CudaBackend;
 import cascadelm.kernels.cuda.CudaDevice;
 import cascadelm.kernels.cuda.Cublas;
 import cascadelm.kernels.cuda.DeviceBuffer;
+import cascadelm.kernels.cuda.DeviceMatrix;
 import cascadelm.model.cache.CacheSettings;
+import cascadelm.model.cache.KvCache;
+import cascadelm.model.cuda.CudaSession;
 import cascadelm.model.llama.LayerWeights;
 import cascadelm.model.llama.LlamaModel;
 import cascadelm.model.llama.ModelConfig;
@@ -17,26 +20,34 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
+import java.util.function.Function;
 
 /**
  * Whole-model prefill and decode on one GPU for a Llama-3.2-1B-shaped random model, against floors measured in
  * the same run on the same GPU: decode against the HBM bandwidth of a device-to-device copy (bytes of weights
  * and KV cache read per token / bandwidth), prefill against cuBLAS's 16-bit GEMM rate on a large square product.
  *
- * <p>Usage: {@code GpuEngineBenchmark MODEL_DIR OUT.md [TYPES=F16,Q8_0] [PROMPT=2048] [DECODE=128] [CHUNK=512]}
+ * Decode runs twice side by side: the session's captured graph, and the same kernels launched one by one. The decode
+ * products are also timed alone on the model's big matrices (bytes of weights read / time).
+ *
+ * <p>Usage: {@code GpuEngineBenchmark MODEL_DIR OUT.md [TYPES=BF16,F16,Q8_0] [PROMPT=2048] [DECODE=128] [CHUNK=512]}
  */
 public final class GpuEngineBenchmark {
     private GpuEngineBenchmark() {
     }
 
+    /** Per-run decode profiles, appended under the table. */
+    private static final StringBuilder PROFILES = new StringBuilder();
+
     public static void main(String[] args) throws Exception {
         Path dir = Path.of(args[0]);
         Path out = Path.of(args[1]);
-        List<TensorType> types = Arrays.stream((args.length > 2 ? args[2] : "F16,Q8_0").split(",")).map(TensorType::valueOf).toList();
+        List<TensorType> types = Arrays.stream((args.length > 2 ? args[2] : "BF16,F16,Q8_0").split(",")).map(TensorType::valueOf).toList();
         int promptTokens = args.length > 3 ? Integer.parseInt(args[3]) : 2048;
         int decodeTokens = args.length > 4 ? Integer.parseInt(args[4]) : 128;
         int chunk = args.length > 5 ? Integer.parseInt(args[5]) : 512;
@@ -50,19 +61,30 @@ public final class GpuEngineBenchmark {
                     + "8192³, float32 accumulation: f16 %.0f TFLOP/s, bf16 %.0f TFLOP/s.%n%n", gpu.name(), bandwidth / 1e9,
                     f16Peak / 1e12, bf16Peak / 1e12));
             md.append("| weights | cache | prefill tok/s (").append(promptTokens).append(" in chunks of ").append(chunk)
-                    .append(") | prefill TFLOP/s | % of f16 GEMM | decode tok/s | ms/token | bytes/token (MB) | GB/s | % of copy bandwidth |\n");
-            md.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+                    .append(") | prefill TFLOP/s | % of GEMM peak | decode ms/token (graph) | ms/token (no graph) | tok/s |"
+                            + " bytes/token (MB) | GB/s | % of copy bandwidth | device ms/step | % of copy bandwidth (device) |"
+                            + " cache bytes after prompt / after decode |\n");
+            md.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
+            StringBuilder kernels = new StringBuilder("\nDecode products alone (one token; bytes of weights read / median time,"
+                    + " matrices of all layers in turn so L2 holds none):\n\n| weights | matrix | rows × cols | fused decode"
+                    + " kernel GB/s | % of copy | n-token matvec kernel GB/s |\n|---|---|---|---:|---:|---:|\n");
             System.out.print(md);
             for (TensorType type : types) {
                 Path file = RandomModel.ensure(dir, shape, type, 1);
                 try (LlamaModel model = LlamaModel.open(file)) {
+                    double peak = type == TensorType.BF16 ? bf16Peak : f16Peak;
                     for (String policy : List.of("full", "cascade")) {
-                        String row = run(model, gpu, type, policy, promptTokens, decodeTokens, chunk, bandwidth, f16Peak);
+                        String row = run(model, gpu, type, policy, promptTokens, decodeTokens, chunk, bandwidth, peak);
                         System.out.print(row);
                         md.append(row);
                     }
+                    String k = kernelRates(model, gpu, type, bandwidth);
+                    System.out.print(k);
+                    kernels.append(k);
                 }
             }
+            md.append("\nDecode step profile:\n\n").append(PROFILES);
+            md.append(kernels);
         }
         Files.createDirectories(out.toAbsolutePath().getParent());
         Files.writeString(out, md.toString());
@@ -75,36 +97,125 @@ public final class GpuEngineBenchmark {
         CacheSettings s = CacheSettings.from(Map.of("cache", policy, "cache-size", "1024", "sinks", "64", "stride",
                 String.valueOf(chunk), "select", "stride"));
         int[] prompt = new Random(7).ints(promptTokens, 0, 100_000).toArray();
-        // Warm-up: loads the weights, JIT-compiles the PTX and the Java paths.
+        // Warm-up: loads the weights, JIT-compiles the PTX and the Java paths, captures a graph once.
         try (ModelSession warm = ModelSessions.open(model, gpu, s, promptTokens + decodeTokens, chunk)) {
             warm.forward(prompt, 0, chunk, null);
             for (int i = 0; i < 8; i++) warm.forward(prompt, i, 1, null);
+            warm.cache().release();
         }
-        try (ModelSession session = ModelSessions.open(model, gpu, s, promptTokens + decodeTokens, chunk)) {
+        KvCache cache = ModelSessions.cache(gpu, s, c, promptTokens + 2 * decodeTokens);
+        try (ModelSession session = ModelSessions.open(model, gpu, cache, chunk)) {
             long t0 = System.nanoTime();
             float[] logits = null;
             for (int at = 0; at < promptTokens; at += chunk) {
                 logits = session.forward(prompt, at, Math.min(chunk, promptTokens - at), null);
             }
             long t1 = System.nanoTime();
+            long bytesAfterPrompt = cache.bytes();
+            int rowsAfterPrompt = cache.rows();
+            // Decode: graph and one-by-one launches alternate in blocks of 16 tokens, so drift hits both alike.
+            CudaSession cuda = (CudaSession) session;
+            long graphNanos = 0, eagerNanos = 0;
             int[] one = new int[1];
-            for (int i = 0; i < decodeTokens; i++) {
+            int each = Math.max(1, decodeTokens / 2);
+            for (int done = 0; done < 2 * each; ) {
+                boolean graph = (done / 16) % 2 == 0;
+                cuda.useGraph(graph);
+                long a = System.nanoTime();
+                for (int i = 0; i < 16 && done < 2 * each; i++, done++) {
+                    one[0] = argmax(logits);
+                    logits = session.forward(one, 0, 1, null);
+                }
+                if (graph) graphNanos += System.nanoTime() - a;
+                else eagerNanos += System.nanoTime() - a;
+            }
+            cuda.useGraph(true);
+            // Device time of a step: the graph replays timed by events (apart from the wall-clock runs above).
+            cuda.timeSteps(true);
+            for (int i = 0; i < 32; i++) {
                 one[0] = argmax(logits);
                 logits = session.forward(one, 0, 1, null);
             }
-            long t2 = System.nanoTime();
-            double prefillSeconds = (t1 - t0) / 1e9, decodeSeconds = (t2 - t1) / 1e9;
+            double gpuMs = cuda.meanStepMillis();
+            cuda.timeSteps(false);
+            Map<CudaSession.Phase, Double> phases = cuda.profileDecode(50);
+            double phaseSum = phases.values().stream().mapToDouble(Double::doubleValue).sum();
+            StringBuilder profile = new StringBuilder(String.format(Locale.ROOT, "%s %s: device time per decode step %.3f ms"
+                    + " (replay timed by events), phases alone (µs; sum %.0f):", type, policy, gpuMs, phaseSum));
+            phases.forEach((p, us) -> profile.append(String.format(Locale.ROOT, " %s %.0f", p, us)));
+            PROFILES.append("- ").append(profile).append('\n');
+            double prefillSeconds = (t1 - t0) / 1e9;
             double flopsPerToken = 2.0 * matmulParams(model) + 2.0 * 2 * c.layers() * c.qDim() * (promptTokens / 2.0);
             double prefillRate = promptTokens / prefillSeconds;
-            int cachedRows = (int) Math.min(session.cache().rows(), Integer.MAX_VALUE);
-            double bytesPerToken = weightBytes(model) + 2.0 * c.layers() * c.kvDim() * cachedRows * Float.BYTES;
-            double msPerToken = decodeSeconds * 1e3 / decodeTokens;
-            double achieved = bytesPerToken / (msPerToken / 1e3);
-            return String.format(Locale.ROOT, "| %s | %s | %.0f | %.1f | %.0f%% | %.1f | %.2f | %.0f | %.0f | %.0f%% |%n",
-                    type, session.cache().describe(), prefillRate, prefillRate * flopsPerToken / 1e12,
-                    100 * prefillRate * flopsPerToken / peak, decodeTokens / decodeSeconds, msPerToken, bytesPerToken / 1e6,
-                    achieved / 1e9, 100 * achieved / bandwidth);
+            int cachedRows = (rowsAfterPrompt + cache.rows()) / 2;
+            double bytesPerToken = weightBytes(model) + 2.0 * c.layers() * c.kvDim() * cachedRows * 2;   // bf16 K and V
+            double msGraph = graphNanos / 1e6 / each, msEager = eagerNanos / 1e6 / each;
+            double achieved = bytesPerToken / (msGraph / 1e3);
+            String row = String.format(Locale.ROOT, "| %s | %s | %.0f | %.1f | %.0f%% | %.3f | %.3f | %.0f | %.0f | %.0f | %.0f%% | %.3f | %.0f%% | %d / %d |%n",
+                    type, cache.describe(), prefillRate, prefillRate * flopsPerToken / 1e12,
+                    100 * prefillRate * flopsPerToken / peak, msGraph, msEager, 1e3 / msGraph, bytesPerToken / 1e6,
+                    achieved / 1e9, 100 * achieved / bandwidth, gpuMs, 100 * bytesPerToken / (gpuMs / 1e3) / bandwidth,
+                    bytesAfterPrompt, cache.bytes());
+            cache.release();
+            return row;
         }
+    }
+
+    /**
+     * The decode products timed alone on the model's own matrices (every layer's in turn: more bytes than L2 holds),
+     * the fused kernel against the earlier matrix–vector kernel; median of 9 passes.
+     */
+    private static String kernelRates(LlamaModel model, CudaBackend gpu, TensorType type, double bandwidth) {
+        CudaDevice d = gpu.device();
+        StringBuilder out = new StringBuilder();
+        List<LayerWeights> layers = model.weights().layers();
+        Map<String, Function<LayerWeights, Matrix>> pick = new LinkedHashMap<>();
+        pick.put("q", LayerWeights::wq);
+        pick.put("gate", LayerWeights::gate);
+        pick.put("down", LayerWeights::down);
+        for (var e : pick.entrySet()) {
+            List<DeviceMatrix> ms = new ArrayList<>();
+            try {
+                for (LayerWeights l : layers) ms.add(DeviceMatrix.upload(d, e.getValue().apply(l)));
+                out.append(rate(gpu, type, e.getKey(), ms, bandwidth));
+            } finally {
+                ms.forEach(DeviceMatrix::close);
+            }
+        }
+        try (DeviceMatrix o = DeviceMatrix.upload(d, model.weights().output())) {
+            out.append(rate(gpu, type, "output", List.of(o), bandwidth));
+        }
+        return out.toString();
+    }
+
+    private static String rate(CudaBackend gpu, TensorType type, String name, List<DeviceMatrix> ms, double bandwidth) {
+        CudaDevice d = gpu.device();
+        int cols = ms.getFirst().cols(), rows = ms.getFirst().rows();
+        long bytes = 0;
+        for (DeviceMatrix m : ms) bytes += m.rows() * m.rowBytes();
+        double[] rates = new double[2];
+        float[] xv = new float[cols];
+        Random r = new Random(3);
+        for (int i = 0; i < cols; i++) xv[i] = (float) r.nextGaussian();
+        try (DeviceBuffer x = d.uploadNew(xv);
+             DeviceBuffer y = d.allocFloats(rows)) {
+            for (int kernel = 0; kernel < 2; kernel++) {
+                final int which = kernel;
+                Runnable pass = () -> {
+                    for (DeviceMatrix m : ms) {
+                        if (which == 0) gpu.kernels().decodeMatvec(m, x.address(), 0, 0f, y.address(), false);
+                        else gpu.kernels().matvec(m, x.address(), 1, y.address(), 0f);
+                    }
+                };
+                pass.run();
+                float[] t = new float[9];
+                for (int i = 0; i < t.length; i++) t[i] = d.time(pass);
+                Arrays.sort(t);
+                rates[kernel] = bytes / (t[t.length / 2] / 1e3);
+            }
+        }
+        return String.format(Locale.ROOT, "| %s | %s | %d × %d | %.0f | %.0f%% | %.0f |%n", type, name, rows, cols,
+                rates[0] / 1e9, 100 * rates[0] / bandwidth, rates[1] / 1e9);
     }
 
     private static int argmax(float[] x) {

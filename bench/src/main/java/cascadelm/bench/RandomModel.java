@@ -72,8 +72,9 @@ public final class RandomModel {
 
     /** Writes the model; one tensor at a time is in memory (the largest is the embedding). */
     public static void write(Path file, Shape s, TensorType type, long seed) throws IOException {
-        if (type != TensorType.F16 && type != TensorType.Q8_0 && type != TensorType.Q4_0 && type != TensorType.F32) {
-            throw new IllegalArgumentException("random models come in F32, F16, Q8_0 or Q4_0, not " + type);
+        if (type != TensorType.F16 && type != TensorType.BF16 && type != TensorType.Q8_0 && type != TensorType.Q4_0
+                && type != TensorType.F32) {
+            throw new IllegalArgumentException("random models come in F32, F16, BF16, Q8_0 or Q4_0, not " + type);
         }
         GgufWriter w = new GgufWriter();
         String a = "llama.";

@@ -36,6 +36,12 @@ public final class CudaDevice implements AutoCloseable {
     private final Map<DeviceBuffer, Boolean> live = new IdentityHashMap<>();
     private final int multiprocessors, computeCapability;
     private MemorySegment staging = MemorySegment.NULL;
+    /**
+     * Page-locked memory that downloads land in (a copy to pageable memory goes through the driver's own bounce
+     * buffer at a fraction of the link's speed: the logits of every decoded token come this way). Uploads keep the
+     * pageable staging: from pinned memory they would run after the call returns, racing the next upload.
+     */
+    private MemorySegment pinned = MemorySegment.NULL;
     private boolean closed;
 
     private CudaDevice(int ordinal) {
@@ -222,11 +228,20 @@ public final class CudaDevice implements AutoCloseable {
         return b;
     }
 
+    private MemorySegment pinned(long bytes) {
+        if (pinned.byteSize() < bytes) {
+            if (!pinned.equals(MemorySegment.NULL)) driver.memFreeHost(pinned);
+            pinned = MemorySegment.NULL;
+            pinned = driver.memAllocHost(Math.max(bytes, 1L << 20));
+        }
+        return pinned;
+    }
+
     /** Stream-ordered copy to the host; returns once the values are in {@code dst}. */
     public void download(long src, float[] dst, int to, int count) {
         if (count == 0) return;
         makeCurrent();
-        MemorySegment s = staging(4L * count);
+        MemorySegment s = pinned(4L * count);
         driver.memcpyDtoHAsync(s, src, 4L * count, stream);
         driver.streamSynchronize(stream);
         MemorySegment.copy(s, JAVA_FLOAT, 0, dst, to, count);
@@ -251,9 +266,14 @@ public final class CudaDevice implements AutoCloseable {
     }
 
     public void launch(String kernel, int gridX, int gridY, int blockX, int sharedBytes, KernelArgs a) {
-        if (gridX <= 0 || gridY <= 0) return;   // nothing to do
+        launch3(kernel, gridX, gridY, 1, blockX, sharedBytes, a);
+    }
+
+    /** As {@link #launch}, with a third grid dimension. */
+    public void launch3(String kernel, int gridX, int gridY, int gridZ, int blockX, int sharedBytes, KernelArgs a) {
+        if (gridX <= 0 || gridY <= 0 || gridZ <= 0) return;   // nothing to do
         makeCurrent();
-        driver.launchKernel(function(kernel), gridX, gridY, 1, blockX, 1, 1, sharedBytes, stream, a.pointers());
+        driver.launchKernel(function(kernel), gridX, gridY, gridZ, blockX, 1, 1, sharedBytes, stream, a.pointers());
     }
 
     private MemorySegment function(String name) {
@@ -304,6 +324,7 @@ public final class CudaDevice implements AutoCloseable {
                 live.clear();
             }
             cublas.close();
+            if (!pinned.equals(MemorySegment.NULL)) driver.memFreeHost(pinned);
             driver.moduleUnload(module);
             driver.streamDestroy(stream);
         } finally {

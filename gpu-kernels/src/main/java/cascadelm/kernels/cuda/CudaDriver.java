@@ -27,7 +27,7 @@ public final class CudaDriver {
             cuModuleUnload, cuFuncSetAttribute, cuLaunchKernel, cuStreamCreate, cuStreamSynchronize, cuStreamDestroy,
             cuEventCreate, cuEventRecord, cuEventSynchronize, cuEventElapsedTime, cuEventDestroy, cuGetErrorName,
             cuGetErrorString, cuStreamBeginCapture, cuStreamEndCapture, cuGraphInstantiate, cuGraphLaunch,
-            cuGraphExecDestroy, cuGraphDestroy;
+            cuGraphExecDestroy, cuGraphDestroy, cuMemAllocHost, cuMemFreeHost;
 
     private CudaDriver(NativeLibrary lib) {
         FunctionDescriptor i = FunctionDescriptor.of(JAVA_INT, JAVA_INT);
@@ -52,6 +52,8 @@ public final class CudaDriver {
         cuMemsetD32 = lib.function("cuMemsetD32_v2", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_INT, JAVA_LONG));
         cuMemsetD32Async = lib.function("cuMemsetD32Async", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_INT, JAVA_LONG, ADDRESS));
         cuMemGetInfo = lib.function("cuMemGetInfo_v2", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
+        cuMemAllocHost = lib.function("cuMemAllocHost_v2", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG));
+        cuMemFreeHost = lib.function("cuMemFreeHost", STATUS_PTR);
         cuModuleLoadData = lib.function("cuModuleLoadData", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
         cuModuleGetFunction = lib.function("cuModuleGetFunction", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
         cuModuleUnload = lib.function("cuModuleUnload", STATUS_PTR);
@@ -319,6 +321,25 @@ public final class CudaDriver {
     }
 
     /** {free, total} bytes of the current context's device. */
+    /** Page-locked host memory of {@code bytes} (copies from the device into it run at full link speed). */
+    public MemorySegment memAllocHost(long bytes) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment p = a.allocate(ADDRESS);
+            check("cuMemAllocHost_v2", (int) cuMemAllocHost.invokeExact(p, bytes));
+            return p.get(ADDRESS, 0).reinterpret(bytes);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    public void memFreeHost(MemorySegment p) {
+        try {
+            check("cuMemFreeHost", (int) cuMemFreeHost.invokeExact(p));
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
     public long[] memGetInfo() {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment free = a.allocate(JAVA_LONG), total = a.allocate(JAVA_LONG);

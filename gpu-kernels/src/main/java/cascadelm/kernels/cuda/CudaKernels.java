@@ -10,6 +10,10 @@ public final class CudaKernels implements AutoCloseable {
     /** Up to this many token rows a product runs as fused matrix–vector kernels (weights read once per 4 rows, in their own encoding, float32 math); above, through cuBLAS GEMMs. */
     public static final int MATVEC_MAX_ROWS = 16;
     private static final int THREADS = 256;
+    /** Warps per block of the decode products (decode.cu's DMV_WARPS). */
+    private static final int DECODE_WARPS = 8;
+    /** From this many rows the decode product takes two rows per warp (about four waves of blocks on 132 SMs). */
+    private static final int TWO_ROWS_FROM = 8192;
     /**
      * From this many queries (and for a single one: decoding) a chunk's attention runs as cuBLAS float32 products
      * around an exact causal softmax, instead of the one-block-per-query kernel, which reads every key once per
@@ -231,17 +235,6 @@ public final class CudaKernels implements AutoCloseable {
                 .ptr(out).ptr(scores).ptr(byQuery).ptr(byDistance));
     }
 
-    /**
-     * Carries out cache row operations (int4 each: kind, row, token, position), grouped per (layer, KV head) by
-     * {@code opStart} (layers·kvHeads + 1 ints), reading chunk rows at {@code chunkK + layer·chunkLayerStride}.
-     */
-    public void cacheRowOps(long ops, long opStart, int groups, long storeK, long storeV, long storePos, long chunkK,
-                            long chunkV, long chunkLayerStride, int kvHeads, int headDim, int capacity) {
-        device.launch("cache_row_ops", groups, 1, Math.min(128, roundUp32(headDim)), 0, device.args().ptr(ops)
-                .ptr(opStart).ptr(storeK).ptr(storeV).ptr(storePos).ptr(chunkK).ptr(chunkV).i64(chunkLayerStride)
-                .i32(kvHeads).i32(headDim).i32(capacity));
-    }
-
     /** Fills the rotary cos/sin table (pairs floats per position each) for positions [from, to). */
     public void ropeTable(long cos, long sin, long freqs, int pairs, int from, int to) {
         long n = (long) (to - from) * pairs;
@@ -250,30 +243,39 @@ public final class CudaKernels implements AutoCloseable {
     }
 
     /**
-     * Rows order[0..rows) of one layer's store into the attention layout, keys rotated; angles of positions below
-     * tablePositions come from the cos/sin table.
+     * One token's product (decoding): {@code out[r] = (accumulate ? out[r] : 0) + Σ_c w[r, c]·y[c]} where y is x,
+     * or RMSNorm(x)·normWeight when {@code normWeight} is not 0 (the norm fused into the product).
      */
-    public void cacheGather(long storeK, long storeV, long storePos, long order, int rows, int kvHeads, int capacity,
-                            int headDim, boolean originalPositions, long freqs, int pairs, boolean neox, long keys,
-                            long values, long headStride, long cos, long sin, int tablePositions) {
-        if (rows == 0) return;
-        device.launch("cache_gather", rows, kvHeads, Math.min(128, roundUp32(headDim)), 0, device.args().ptr(storeK)
-                .ptr(storeV).ptr(storePos).ptr(order).i32(capacity).i32(headDim).i32(originalPositions ? 1 : 0)
-                .ptr(freqs).i32(pairs).i32(neox ? 1 : 0).ptr(keys).ptr(values).i64(headStride).ptr(cos).ptr(sin)
-                .i32(tablePositions));
+    public void decodeMatvec(DeviceMatrix w, long x, long normWeight, float eps, long out, boolean accumulate) {
+        // Two rows per warp share each x load; below a few waves of blocks, one row per warp keeps more blocks busy.
+        int perWarp = w.rows() >= TWO_ROWS_FROM ? 2 : 1;
+        device.launch((perWarp == 2 ? "dmv_" : "dmv1_") + typeName(w.type()), blocks(w.rows(), perWarp * DECODE_WARPS), 1,
+                32 * DECODE_WARPS, 0,
+                device.args().ptr(w.address()).i64(w.rowBytes()).i32(w.rows()).i32(w.cols()).ptr(x).ptr(normWeight)
+                        .f32(eps).ptr(out).i32(accumulate ? 1 : 0));
     }
 
-    /** Splits fused q|k|v rows, rotating q and k at positions first + t; see cache.cu. */
-    public void splitQkv(long qkv, int n, int heads, int kvHeads, int headDim, int first, long freqs, int pairs,
-                         boolean neox, long q, long keys, long values, long headStride, int rows, long kRaw, long vRaw,
-                         long cos, long sin, int tablePositions) {
-        device.launch("split_qkv", n, heads + kvHeads, Math.min(128, roundUp32(headDim)), 0, device.args().ptr(qkv)
-                .i32(heads).i32(kvHeads).i32(headDim).i32(first).ptr(freqs).i32(pairs).i32(neox ? 1 : 0).ptr(q)
-                .ptr(keys).ptr(values).i64(headStride).i32(rows).ptr(kRaw).ptr(vRaw).ptr(cos).ptr(sin).i32(tablePositions));
+    /**
+     * One token's gate|up product and SwiGLU in one kernel: {@code w} stacks Wgate over Wup (2·ffn rows), and
+     * {@code out[r] = silu(gate_r·y)·(up_r·y)} for r < ffn, y being RMSNorm(x)·normWeight (or x when 0).
+     */
+    public void decodeMatvecSwiGlu(DeviceMatrix w, long x, long normWeight, float eps, long out) {
+        int ffn = w.rows() / 2;
+        device.launch("dmv_swiglu_" + typeName(w.type()), blocks(ffn, DECODE_WARPS), 1, 32 * DECODE_WARPS, 0,
+                device.args().ptr(w.address()).i64(w.rowBytes()).i32(ffn).i32(w.cols()).ptr(x).ptr(normWeight)
+                        .f32(eps).ptr(out));
     }
 
-    private static int roundUp32(int n) {
-        return (n + 31) / 32 * 32;
+    private static String typeName(TensorType t) {
+        return switch (t) {
+            case F32 -> "f32";
+            case F16 -> "f16";
+            case BF16 -> "bf16";
+            case Q8_0 -> "q8_0";
+            case Q4_0 -> "q4_0";
+            case Q4_K -> "q4_k";
+            case Q6_K -> "q6_k";
+        };
     }
 
     @Override

@@ -22,8 +22,16 @@ public final class DeviceMatrix implements AutoCloseable {
         this.type = type;
         this.rows = rows;
         this.cols = cols;
-        this.rowBytes = type.bytesFor(cols);
+        this.rowBytes = deviceRowBytes(type, cols);
         this.data = data;
+    }
+
+    /**
+     * Bytes of one row on the device: the file's, except Q8_0, whose rows are repacked into groups of four blocks
+     * (dequant.cuh), the last group padded to a whole one.
+     */
+    static long deviceRowBytes(TensorType type, int cols) {
+        return type == TensorType.Q8_0 ? 136L * ((cols + 127) / 128) : type.bytesFor(cols);
     }
 
     /** Uploads one matrix. */
@@ -58,7 +66,18 @@ public final class DeviceMatrix implements AutoCloseable {
             device.upload(src, n, b.address() + at);
             at += n;
         }
-        return new DeviceMatrix(first.type(), rows, first.cols(), b);
+        if (first.type() != TensorType.Q8_0) return new DeviceMatrix(first.type(), rows, first.cols(), b);
+        // Q8_0: the file's blocks are rearranged on the device into the kernels' layout.
+        long rowBytes = deviceRowBytes(TensorType.Q8_0, first.cols());
+        int blocks = first.cols() / 32;
+        try (b) {
+            DeviceBuffer packed = device.alloc(rows * rowBytes);
+            device.fill32(packed.address(), 0, rows * rowBytes / 4);
+            long units = (long) rows * blocks;
+            device.launch("q8_0_repack", (int) ((units + 255) / 256), 1, 256, 0, device.args().ptr(b.address())
+                    .i64(first.rowBytes()).ptr(packed.address()).i64(rowBytes).i32(rows).i32(blocks));
+            return new DeviceMatrix(TensorType.Q8_0, rows, first.cols(), packed);
+        }
     }
 
     /** True when the stacked parts could be uploaded as one matrix. */

@@ -9,8 +9,6 @@ import cascadelm.kernels.TensorType;
 import cascadelm.kernels.cpu.CpuBackend;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -21,7 +19,6 @@ import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * Each CUDA kernel against an independent reference (float64, or the CPU backend) on fresh random inputs, with
@@ -29,30 +26,21 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * the sum of absolute terms: 2e-5 for float32 math, 4e-3 where activations are rounded to float16 (GEMM path),
  * 1.6e-2 where they are rounded to bfloat16. Skipped where no CUDA driver and GPU are present.
  */
-@Tag("gpu")
+@GpuTest
 class CudaKernelsTest {
     static CudaBackend gpu;
     static CpuBackend cpu;
-    static String unavailable;
     final Random random = new Random(System.nanoTime());
 
     @BeforeAll
-    static void open() {
-        unavailable = CudaDevice.unavailableReason(0);
-        if (unavailable != null) return;
-        gpu = CudaBackend.open(0);
+    static void open(CudaBackend backend) {
+        gpu = backend;
         gpu.poisonOutputs(true);
         cpu = new CpuBackend(2);
     }
 
-    @BeforeEach
-    void needsAGpu() {
-        assumeTrue(unavailable == null, "no usable GPU: " + unavailable);
-    }
-
     @AfterAll
     static void close() {
-        if (gpu != null) gpu.close();
         if (cpu != null) cpu.close();
     }
 
@@ -100,6 +88,81 @@ class CudaKernelsTest {
                 double tolerance = n <= CudaKernels.MATVEC_MAX_ROWS || type == TensorType.F32 ? 2e-5
                         : type == TensorType.BF16 ? 1.6e-2 : 4e-3;
                 assertClose(expected, bound, out, tolerance, type + " n=" + n);
+            }
+        }
+    }
+
+    /**
+     * The decode products (one token): plain, with the residual added, with the RMSNorm fused in, and gate|up with
+     * SwiGLU fused in, against float64 on the same decoded weights; odd row counts cover a warp's lone last row.
+     */
+    @ParameterizedTest
+    @EnumSource(TensorType.class)
+    void decodeProductsMatchFloat64(TensorType type) {
+        // 800 columns: Q8_0's last group of four blocks on the device holds one (a padded tail); K-quants need 256s.
+        int rows = 77, cols = type == TensorType.Q4_K || type == TensorType.Q6_K ? 768 : 800;
+        float eps = 1e-5f;
+        CudaDevice d = gpu.device();
+        try (Arena arena = Arena.ofConfined()) {
+            Matrix w = Quantizer.matrix(arena, type, randoms(rows * cols), rows, cols);
+            byte[] bytes = w.data().asSlice(0, rows * w.rowBytes()).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
+            double[] weights = ReferenceDecoder.decode(type, bytes, rows * cols);
+            float[] x = randoms(cols), g = randoms(cols), residual = randoms(rows);
+            double ss = 0;
+            for (float v : x) ss += (double) v * v;
+            double inv = 1 / Math.sqrt(ss / cols + eps);
+            try (DeviceMatrix dw = DeviceMatrix.upload(d, w); DeviceBuffer dx = d.uploadNew(x); DeviceBuffer dg = d.uploadNew(g);
+                 DeviceBuffer out = d.allocFloats(rows)) {
+                for (int mode = 0; mode < 3; mode++) {   // 0 plain, 1 accumulate, 2 norm fused
+                    double[] expected = new double[rows], bound = new double[rows];
+                    for (int r = 0; r < rows; r++) {
+                        for (int c = 0; c < cols; c++) {
+                            double xv = mode == 2 ? x[c] * inv * g[c] : x[c];
+                            expected[r] += weights[r * cols + c] * xv;
+                            bound[r] += Math.abs(weights[r * cols + c] * xv);
+                        }
+                        if (mode == 1) {
+                            expected[r] += residual[r];
+                            bound[r] += Math.abs(residual[r]);
+                        }
+                    }
+                    if (mode == 1) d.upload(residual, 0, rows, out.address());
+                    else d.fill32(out.address(), 0x7FC00000, rows);
+                    gpu.kernels().decodeMatvec(dw, dx.address(), mode == 2 ? dg.address() : 0, eps, out.address(), mode == 1);
+                    float[] actual = new float[rows];
+                    d.download(out.address(), actual, 0, rows);
+                    assertClose(expected, bound, actual, 2e-5, type + " decode product, mode " + mode);
+                }
+            }
+            // gate|up: the first half of the rows are gates, the second ups.
+            int ffn = rows / 2;
+            if (ffn > 0) {
+                Matrix gu = Quantizer.matrix(arena, type, randoms(2 * ffn * cols), 2 * ffn, cols);
+                double[] gw = ReferenceDecoder.decode(type, gu.data().asSlice(0, 2 * ffn * gu.rowBytes())
+                        .toArray(java.lang.foreign.ValueLayout.JAVA_BYTE), 2 * ffn * cols);
+                try (DeviceMatrix dw = DeviceMatrix.upload(d, gu); DeviceBuffer dx = d.uploadNew(x); DeviceBuffer dg = d.uploadNew(g);
+                     DeviceBuffer out = d.allocFloats(ffn)) {
+                    d.fill32(out.address(), 0x7FC00000, ffn);
+                    gpu.kernels().decodeMatvecSwiGlu(dw, dx.address(), dg.address(), eps, out.address());
+                    float[] actual = new float[ffn];
+                    d.download(out.address(), actual, 0, ffn);
+                    double[] expected = new double[ffn], bound = new double[ffn];
+                    for (int r = 0; r < ffn; r++) {
+                        double a = 0, b = 0, ba = 0, bb = 0;
+                        for (int c = 0; c < cols; c++) {
+                            double xv = x[c] * inv * g[c];
+                            a += gw[r * cols + c] * xv;
+                            b += gw[(ffn + r) * cols + c] * xv;
+                            ba += Math.abs(gw[r * cols + c] * xv);
+                            bb += Math.abs(gw[(ffn + r) * cols + c] * xv);
+                        }
+                        double silu = a / (1 + Math.exp(-a));
+                        expected[r] = silu * b;
+                        // silu'(a) ≤ 1.1: an error of e·ba in a moves the result by ≤ 1.1·e·ba·|b|; likewise for b.
+                        bound[r] = 1.1 * ba * Math.abs(b) + Math.abs(silu) * bb;
+                    }
+                    assertClose(expected, bound, actual, 2e-5, type + " decode gate|up with SwiGLU");
+                }
             }
         }
     }

@@ -2,8 +2,6 @@ package cascadelm.kernels.cuda;
 
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -13,7 +11,6 @@ import java.lang.foreign.ValueLayout;
 import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * The tensor-core flash attention and score-sum kernels against a float64 reference computed from the same
@@ -24,31 +21,22 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * portable mma.sync kernel; the score sums exact, or estimated from every k-th query with some keys skipped
  * (the reference then computes that same estimate). Skipped where no CUDA driver and GPU are present.
  */
-@Tag("gpu")
+@GpuTest
 class FlashAttentionTest {
     static CudaDevice device;
     static FlashAttention attention, portable;
-    static String unavailable;
 
     @BeforeAll
-    static void open() {
-        unavailable = CudaDevice.unavailableReason(0);
-        if (unavailable != null) return;
-        device = CudaDevice.open(0);
+    static void open(CudaDevice gpu) {
+        device = gpu;
         attention = new FlashAttention(device, null);
         portable = new FlashAttention(device, null, false);
-    }
-
-    @BeforeEach
-    void needsAGpu() {
-        assumeTrue(unavailable == null, "no usable GPU: " + unavailable);
     }
 
     @AfterAll
     static void close() {
         if (attention != null) attention.close();
         if (portable != null) portable.close();
-        if (device != null) device.close();
     }
 
     static float bf16Value(float f) {

@@ -56,7 +56,7 @@ public interface KvCache {
 
     /**
      * Stores one layer's rows of the chunk of {@code n} tokens that the storage holds as its current chunk (for
-     * host storage, set by {@link #append(int, float[], float[], int)}; the device storage reads the session's).
+     * host storage, set by {@link #append(int, float[], float[], int)}).
      */
     void append(int layer, int n);
 

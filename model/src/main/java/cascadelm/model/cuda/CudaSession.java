@@ -1,11 +1,12 @@
 package cascadelm.model.cuda;
 
-import cascadelm.kernels.AttentionScores;
 import cascadelm.kernels.Rope;
 import cascadelm.kernels.cuda.CudaBackend;
 import cascadelm.kernels.cuda.CudaDevice;
+import cascadelm.kernels.cuda.CudaGraph;
 import cascadelm.kernels.cuda.CudaKernels;
 import cascadelm.kernels.cuda.DeviceBuffer;
+import cascadelm.kernels.cuda.FlashAttention;
 import cascadelm.model.cache.KvCache;
 import cascadelm.model.llama.LlamaModel;
 import cascadelm.model.llama.ModelConfig;
@@ -13,58 +14,97 @@ import cascadelm.model.llama.ModelSession;
 
 import java.lang.ref.Cleaner;
 import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.EnumSet;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
 
 /**
- * The forward pass on one GPU: weights resident (uploaded once per model and backend), activations and
- * the KV cache rows in device memory, only the token ids in and the logits out crossing to the host. Per layer:
- * RMSNorm, the fused QKV product, q and k rotated and split out beside the cached rows (gathered and rotated
- * in attention order), attention, the output product added to the residual, RMSNorm, the fused gate|up product,
- * SwiGLU, the down product added to the residual.
+ * The forward pass on one GPU: weights resident (uploaded once per model and backend), activations and the KV
+ * cache ({@link DeviceKvCache}: rows, bookkeeping and its updates) in device memory; only token ids go in and
+ * logits come out.
  *
- * <p>The cache policy is the host one; its bookkeeping (order, positions, slot choice, score EMA) runs on the
- * host, its row moves on the device after each chunk ({@link DeviceRowStorage#apply}). A policy that scores
- * keys (the cascading cache with score selection) gets the attention-score sums copied back once per layer
- * and chunk: a device-to-host wait per layer, which a device-side EMA would remove.
+ * <p>A chunk of n tokens: per layer RMSNorm, the fused QKV product, q/k/v split (bias, rotary for q, k and v
+ * rounded to bf16 for the cache), attention over the cache plus the chunk, the output product added to the
+ * residual, RMSNorm, the fused gate|up product, SwiGLU, the down product added to the residual; then the chunk
+ * enters the cache of every layer (score EMA, acceptance, eviction, row moves: kernels). Chunk attention runs the
+ * tensor-core flash kernel (head dimensions 64 and 128) with the exact §4 score sums from its second pass; other
+ * head dimensions run the split-K kernel of decode.cu.
+ *
+ * <p>Decoding (one token, last logits only) is one CUDA graph, captured on first use and replayed per token:
+ * embedding, per layer the norm-fused QKV product, split, split-K attention over the cache and its merge, the
+ * output product, the norm-fused gate|up product with SwiGLU, the down product; the output product; the cache
+ * update. Its kernels read what changes per token (token id, rows held, positions) from the cache's step block,
+ * so the host's only work per token is one 4-byte copy, one graph launch and the logits' download.
  */
 public final class CudaSession implements ModelSession {
+    private static final Object FLASH_KEY = new Object();
+    /** Positions the rotary table covers at most (256 MiB at 64 pairs); beyond, kernels form the angles themselves. */
+    private static final int ROPE_TABLE_MAX_POSITIONS = 1 << 19;
+    /** Keys per split of the split-K attention, about (a block's four warps take four keys each at a time). */
+    private static final int KEYS_PER_SPLIT = 64, MAX_SPLITS = 64;
+    private static final Cleaner CLEANER = Cleaner.create();
+
     private final CudaBackend backend;
     private final CudaDevice device;
     private final CudaKernels k;
     private final DeviceModel weights;
     private final ModelConfig c;
-    private final int maxChunk;
+    private final int maxChunk, group;
     private final Rope rope;
-    private KvCache cache;
+    private final FlashAttention flash;   // null: head dimension other than 64 or 128
+    private final float scale;
+    private DeviceKvCache cache;
+    private boolean useGraph = true, timeSteps;
+    private double stepMillis;
+    private int timedSteps;
+    private Set<Phase> phases = EnumSet.allOf(Phase.class);
 
-    private final DeviceBuffer tokens, x, xb, qkv, q, att, gateUp, hb, chunkKeys, chunkValues, logits, byQuery, byDistance;
-    private DeviceBuffer keys, values, order, scores, allLogits, ropeCos, ropeSin;
-    private int ropePositions;
-    /** Positions the rotary table covers at most (256 MiB at 64 pairs); beyond, kernels form the angles themselves. */
-    private static final int ROPE_TABLE_MAX_POSITIONS = 1 << 19;
-    private int keyCapacity;
+    /** The kernels of a decode step by what they do, for {@link #profileDecode}. */
+    public enum Phase { EMBEDDING, QKV_PRODUCT, QKV_SPLIT, ATTENTION, OUTPUT_PRODUCT, GATE_UP_SWIGLU, DOWN_PRODUCT, LOGITS,
+        CACHE_UPDATE }
+
+    private final DeviceBuffer tokens, x, xb, qkv, qRot, qHalf, qFlash, att, gateUp, hb, logits, kRaw, vRaw, byQuery,
+            byDistance, lse, stats, oneWeight;
+    private DeviceBuffer kAttn, vAttn, sums, raw, partial, allLogits, ropeCos, ropeSin;
+    private int keyCapacity, splits, ropePositions, buffersVersion;
+    private final int[] tokenHost = new int[1];
+    /** The EMA β whose single-query §4 weight (1 − β) oneWeight holds (a new cache may have another). */
+    private double oneWeightBeta = Double.NaN;
     private final float[] hostLogits;
+    private CudaGraph graph;
+    private GraphKey graphKey;
     private final Owned owned = new Owned();
     private final Cleaner.Cleanable cleanable;
+
+    /** What a captured decode graph depends on: the cache's buffers and this session's. */
+    private record GraphKey(DeviceKvCache cache, int cacheVersion, int buffersVersion) {
+    }
 
     /** Every buffer this session allocated: freed by {@link #close}, or when the session becomes unreachable. */
     private static final class Owned implements Runnable {
         final List<DeviceBuffer> buffers = new ArrayList<>();
+        CudaGraph graph;
 
         @Override
         public void run() {
+            if (graph != null) graph.close();
             buffers.forEach(DeviceBuffer::close);
             buffers.clear();
         }
     }
 
-    private static final Cleaner CLEANER = Cleaner.create();
-
     private DeviceBuffer own(DeviceBuffer b) {
         owned.buffers.add(b);
         return b;
     }
-    private float[] hostScores = new float[0];
+
+    private void free(DeviceBuffer b) {
+        if (b == null) return;
+        owned.buffers.remove(b);
+        b.close();
+    }
 
     public CudaSession(LlamaModel model, CudaBackend backend, KvCache cache, int maxChunk) {
         if (maxChunk < 1) throw new IllegalArgumentException("chunk size must be at least 1, got " + maxChunk);
@@ -74,7 +114,19 @@ public final class CudaSession implements ModelSession {
         this.c = model.config();
         this.maxChunk = maxChunk;
         this.rope = model.weights().rope();
-        if (c.headDim() > 256) throw new IllegalArgumentException("head dimension " + c.headDim() + " is above the CUDA kernels' 256");
+        int hd = c.headDim();
+        if (hd > 256 || hd % 8 != 0) {
+            throw new IllegalArgumentException("head dimension " + hd + ": the CUDA kernels need a multiple of 8 up to 256");
+        }
+        if (rope.rotaryDims() != hd) {
+            throw new IllegalArgumentException("rotary dimensions " + rope.rotaryDims() + " below the head dimension " + hd
+                    + ": partial rotary embedding is not supported on CUDA; use --backend cpu");
+        }
+        this.group = c.heads() / c.kvHeads();
+        if (group > 8) throw new IllegalArgumentException(group + " query heads per KV head: the CUDA attention takes at most 8");
+        this.scale = (float) (1.0 / Math.sqrt(hd));
+        this.flash = hd == 64 || hd == 128
+                ? backend.resident(FLASH_KEY, () -> new FlashAttention(device, null)) : null;
         setCache(cache);
         this.weights = DeviceModel.of(backend, model);
         this.cleanable = CLEANER.register(this, owned);
@@ -83,15 +135,20 @@ public final class CudaSession implements ModelSession {
         x = own(device.allocFloats(m * c.dim()));
         xb = own(device.allocFloats(m * Math.max(c.dim(), c.qDim())));
         qkv = own(device.allocFloats(m * (c.qDim() + 2L * c.kvDim())));
-        q = own(device.allocFloats(m * c.qDim()));
+        qRot = own(device.allocFloats(m * c.qDim()));
+        qHalf = own(device.alloc(2 * m * c.qDim()));
+        qFlash = own(device.alloc(2 * m * c.qDim()));
         att = own(device.allocFloats(m * c.qDim()));
         gateUp = own(device.allocFloats(m * 2L * c.ffnDim()));
         hb = own(device.allocFloats(m * c.ffnDim()));
-        chunkKeys = own(device.allocFloats((long) c.layers() * m * c.kvDim()));
-        chunkValues = own(device.allocFloats((long) c.layers() * m * c.kvDim()));
+        kRaw = own(device.alloc(2L * c.layers() * m * c.kvDim()));
+        vRaw = own(device.alloc(2L * c.layers() * m * c.kvDim()));
         logits = own(device.allocFloats(c.vocabularySize()));
         byQuery = own(device.allocFloats(m));
         byDistance = own(device.allocFloats(m));
+        lse = own(device.allocFloats((long) c.heads() * m));
+        stats = own(device.allocFloats(2L * c.heads() * m));
+        oneWeight = own(device.allocFloats(1));
         hostLogits = new float[c.vocabularySize()];
     }
 
@@ -102,20 +159,67 @@ public final class CudaSession implements ModelSession {
 
     @Override
     public void setCache(KvCache cache) {
-        if (!(cache.storage() instanceof DeviceRowStorage s) || s.backend() != backend) {
-            throw new IllegalArgumentException("the CUDA session needs a cache whose rows are on " + backend.name()
-                    + " (made by ModelSessions.cache); this one's are " + cache.storage().getClass().getSimpleName());
+        if (!(cache instanceof DeviceKvCache d) || d.backend() != backend) {
+            throw new IllegalArgumentException("the CUDA session needs a cache on " + backend.name()
+                    + " (made by ModelSessions.cache); this one is " + cache.getClass().getSimpleName());
         }
-        this.cache = cache;
-    }
-
-    private DeviceRowStorage storage() {
-        return (DeviceRowStorage) cache.storage();
+        if (d.layers != c.layers() || d.kvHeads != c.kvHeads() || d.headDim != c.headDim() || d.heads != c.heads()) {
+            throw new IllegalArgumentException("the cache was made for another model shape");
+        }
+        this.cache = d;
     }
 
     @Override
     public int maxChunk() {
         return maxChunk;
+    }
+
+    /** Whether decoding replays a captured graph (default) or launches the same kernels one by one (for A/B timing). */
+    public void useGraph(boolean on) {
+        this.useGraph = on;
+    }
+
+    /** With {@code on}, each decode step's device time is measured (two events around the graph replay). */
+    public void timeSteps(boolean on) {
+        this.timeSteps = on;
+        stepMillis = 0;
+        timedSteps = 0;
+    }
+
+    /** Mean device milliseconds of the decode steps timed since {@link #timeSteps} was turned on. */
+    public double meanStepMillis() {
+        return timedSteps == 0 ? Double.NaN : stepMillis / timedSteps;
+    }
+
+    /**
+     * Device microseconds per token of each phase of the decode step, each captured alone as a graph and replayed
+     * {@code reps} times. The cache update is profiled only for the bounded policies, and its replays add tokens the
+     * host does not count: release the cache after (a full cache would overflow, so its update is left out).
+     * Call after at least one decode step.
+     */
+    public Map<Phase, Double> profileDecode(int reps) {
+        Map<Phase, Double> out = new EnumMap<>(Phase.class);
+        device.makeCurrent();
+        try {
+            for (Phase p : Phase.values()) {
+                if (p == Phase.CACHE_UPDATE && cache.full) continue;
+                phases = EnumSet.of(p);
+                try (CudaGraph g = CudaGraph.capture(device, this::decodeStep)) {
+                    g.launch();
+                    float ms = device.time(() -> {
+                        for (int i = 0; i < reps; i++) g.launch();
+                    });
+                    out.put(p, 1e3 * ms / reps);
+                }
+            }
+        } finally {
+            phases = EnumSet.allOf(Phase.class);
+        }
+        return out;
+    }
+
+    private boolean on(Phase p) {
+        return phases.contains(p);
     }
 
     @Override
@@ -129,121 +233,222 @@ public final class CudaSession implements ModelSession {
             }
         }
         device.makeCurrent();
-        device.upload(tokenIds, offset, n, tokens.address());
-        k.embed(weights.embedding, tokens.address(), n, x.address());
+        cache.reserve(n);
+        ensureRopeTable((int) Math.min(Integer.MAX_VALUE, cache.tokensSeen() + n));
+        ensureKeyBuffers(cache.slots() + maxChunk);
+        if (n == 1 && allOut == null) return decode(tokenIds[offset]);
+        return chunk(tokenIds, offset, n, allOut);
+    }
 
-        int rows = cache.rows();
-        int first = cache.nextPosition();
-        ensureKeyCapacity(rows + n);
-        ensureRopeTable(Math.max(first, rows) + n);
-        if (rows > 0) device.upload(cache.attentionOrder(), 0, rows, order.address());
-        for (int l = 0; l < c.layers(); l++) {
-            attention(l, weights.layers.get(l), n, rows, first);
-            feedForward(weights.layers.get(l), n);
+    // ---- decoding -----------------------------------------------------------------------------------------
+
+    private float[] decode(int token) {
+        if (cache.beta != oneWeightBeta) {   // in place: a captured graph reads the value at its address
+            device.upload(new float[]{(float) (1 - cache.beta)}, 0, 1, oneWeight.address());
+            oneWeightBeta = cache.beta;
         }
-        cache.commit(n);
-        storage().apply(chunkKeys.address(), chunkValues.address(), (long) maxChunk * c.kvDim());
+        tokenHost[0] = token;
+        device.upload(tokenHost, 0, 1, cache.step() + 12);
+        if (useGraph) {
+            GraphKey key = new GraphKey(cache, cache.version(), buffersVersion);
+            if (graph == null || !key.equals(graphKey)) {
+                if (graph != null) graph.close();
+                graph = CudaGraph.capture(device, this::decodeStep);
+                owned.graph = graph;
+                graphKey = key;
+            }
+            if (timeSteps) {
+                stepMillis += device.time(graph::launch);
+                timedSteps++;
+            } else {
+                graph.launch();
+            }
+        } else {
+            decodeStep();
+        }
+        cache.advance(1);
+        device.download(logits.address(), hostLogits, 0, c.vocabularySize());
+        return hostLogits;
+    }
+
+    /** One token through the model, queued only (captured into the graph): nothing here may wait or allocate. */
+    private void decodeStep() {
+        long step = cache.step();
+        float eps = c.rmsEps();
+        if (on(Phase.EMBEDDING)) k.embed(weights.embedding, step + 12, 1, x.address());
+        for (int l = 0; l < c.layers(); l++) {
+            DeviceModel.Layer lw = weights.layers.get(l);
+            if (on(Phase.QKV_PRODUCT)) {
+                if (lw.qkv().parts().size() == 1) {
+                    k.decodeMatvec(lw.qkv().parts().getFirst(), x.address(), lw.attentionNorm().address(), eps,
+                            qkv.address(), false);
+                } else {
+                    k.rmsNorm(x.address(), lw.attentionNorm().address(), xb.address(), 1, c.dim(), eps);
+                    lw.qkv().run(k, xb.address(), 1, qkv.address());
+                }
+            }
+            if (on(Phase.QKV_SPLIT)) split(l, lw, 1, qRot.address(), 0);
+            if (on(Phase.ATTENTION)) attendSplitK(l, 1, oneWeight.address(), oneWeight.address());
+            if (on(Phase.OUTPUT_PRODUCT)) k.decodeMatvec(lw.wo(), att.address(), 0, 0f, x.address(), true);
+            if (on(Phase.GATE_UP_SWIGLU)) {
+                if (lw.gateUp().parts().size() == 1) {
+                    k.decodeMatvecSwiGlu(lw.gateUp().parts().getFirst(), x.address(), lw.ffnNorm().address(), eps,
+                            hb.address());
+                } else {
+                    k.rmsNorm(x.address(), lw.ffnNorm().address(), xb.address(), 1, c.dim(), eps);
+                    lw.gateUp().run(k, xb.address(), 1, gateUp.address());
+                    k.swiGluFused(gateUp.address(), hb.address(), 1, c.ffnDim());
+                }
+            }
+            if (on(Phase.DOWN_PRODUCT)) k.decodeMatvec(lw.down(), hb.address(), 0, 0f, x.address(), true);
+        }
+        if (on(Phase.LOGITS)) k.decodeMatvec(weights.output, x.address(), weights.outputNorm.address(), eps, logits.address(), false);
+        if (on(Phase.CACHE_UPDATE)) cache.enqueueUpdate(kRaw.address(), vRaw.address(), cache.scored ? sums.address() : 0, 1);
+    }
+
+    // ---- chunks -------------------------------------------------------------------------------------------
+
+    private float[] chunk(int[] tokenIds, int offset, int n, float[] allOut) {
+        int vocab = c.vocabularySize();
+        int rows = cache.rows();
+        int first = (int) cache.tokensSeen();
+        int pos0 = cache.originalPositions ? first : rows;
+        device.upload(tokenIds, offset, n, tokens.address());
+        if (cache.scored) {
+            // §4 weights of the chunk's queries, as the Java cache forms them.
+            float[] q = new float[n], d = new float[n];
+            double beta = cache.beta;
+            for (int i = 0; i < n; i++) {
+                q[i] = (float) ((1 - beta) * Math.pow(beta, n - 1 - i));
+                d[i] = (float) ((1 - beta) * Math.pow(beta, i));
+            }
+            device.upload(q, 0, n, byQuery.address());
+            device.upload(d, 0, n, byDistance.address());
+        }
+        float eps = c.rmsEps();
+        k.embed(weights.embedding, tokens.address(), n, x.address());
+        for (int l = 0; l < c.layers(); l++) {
+            DeviceModel.Layer lw = weights.layers.get(l);
+            k.rmsNorm(x.address(), lw.attentionNorm().address(), xb.address(), n, c.dim(), eps);
+            lw.qkv().run(k, xb.address(), n, qkv.address());
+            if (flash != null) {
+                split(l, lw, n, 0, qHalf.address());
+                attendFlash(l, n, rows, pos0);
+            } else {
+                split(l, lw, n, qRot.address(), 0);
+                attendSplitK(l, n, byQuery.address(), byDistance.address());
+            }
+            k.linear(lw.wo(), att.address(), n, x.address(), 1f);
+            k.rmsNorm(x.address(), lw.ffnNorm().address(), xb.address(), n, c.dim(), eps);
+            lw.gateUp().run(k, xb.address(), n, gateUp.address());
+            k.swiGluFused(gateUp.address(), hb.address(), n, c.ffnDim());
+            k.linear(lw.down(), hb.address(), n, x.address(), 1f);
+        }
+        cache.enqueueUpdate(kRaw.address(), vRaw.address(), cache.scored ? sums.address() : 0, n);
+        cache.advance(n);
 
         if (allOut != null) {
             if (allLogits == null || allLogits.bytes() < 4L * n * vocab) {
-                if (allLogits != null) {
-                    owned.buffers.remove(allLogits);
-                    allLogits.close();
-                }
+                free(allLogits);
                 allLogits = own(device.allocFloats((long) maxChunk * vocab));
             }
-            k.rmsNorm(x.address(), weights.outputNorm.address(), xb.address(), n, c.dim(), c.rmsEps());
+            k.rmsNorm(x.address(), weights.outputNorm.address(), xb.address(), n, c.dim(), eps);
             k.linear(weights.output, xb.address(), n, allLogits.address(), 0f);
             device.download(allLogits.address(), allOut, 0, n * vocab);
             return allOut;
         }
-        k.rmsNorm(x.address() + 4L * (n - 1) * c.dim(), weights.outputNorm.address(), xb.address(), 1, c.dim(), c.rmsEps());
+        k.rmsNorm(x.address() + 4L * (n - 1) * c.dim(), weights.outputNorm.address(), xb.address(), 1, c.dim(), eps);
         k.linear(weights.output, xb.address(), 1, logits.address(), 0f);
         device.download(logits.address(), hostLogits, 0, vocab);
         return hostLogits;
     }
 
-    private void attention(int layer, DeviceModel.Layer lw, int n, int rows, int first) {
-        int hd = c.headDim();
-        long stride = (long) keyCapacity * hd;
-        boolean neox = rope.neox();
-        k.rmsNorm(x.address(), lw.attentionNorm().address(), xb.address(), n, c.dim(), c.rmsEps());
-        lw.qkv().run(k, xb.address(), n, qkv.address());
-        if (lw.qkvBias() != null) k.addBias(qkv.address(), lw.qkvBias().address(), n, lw.qkv().rows());
-        long layerChunk = 4L * layer * maxChunk * c.kvDim();
-        k.splitQkv(qkv.address(), n, c.heads(), c.kvHeads(), hd, first, weights.ropeFreqs.address(), rope.rotaryDims() / 2, neox,
-                q.address(), keys.address(), values.address(), stride, rows, chunkKeys.address() + layerChunk,
-                chunkValues.address() + layerChunk, ropeCos.address(), ropeSin.address(), ropePositions);
-        DeviceRowStorage s = storage();
-        k.cacheGather(s.keys(layer), s.values(layer), s.positions(layer), order.address(), rows, c.kvHeads(),
-                s.capacity(), hd, cache.originalPositions(), weights.ropeFreqs.address(), rope.rotaryDims() / 2, neox,
-                keys.address(), values.address(), stride, ropeCos.address(), ropeSin.address(), ropePositions);
-        AttentionScores request = cache.scoreRequest(layer, n);
-        int nKeys = rows + n;
-        if (request != null) {
-            device.fill32(scores.address(), 0, (long) c.heads() * nKeys);
-            device.upload(request.weightByQuery(), 0, n, byQuery.address());
-            device.upload(request.weightByDistance(), 0, n, byDistance.address());
-        }
-        k.attention(q.address(), n, c.heads(), c.kvHeads(), hd, keys.address(), values.address(), stride, nKeys,
-                (float) (1.0 / Math.sqrt(hd)), att.address(), request == null ? 0 : scores.address(), byQuery.address(),
-                byDistance.address());
-        if (request != null) {
-            int count = c.heads() * nKeys;
-            if (hostScores.length < count) hostScores = new float[count];
-            device.download(scores.address(), hostScores, 0, count);
-            float[] out = request.out();
-            for (int i = 0; i < count; i++) out[i] += hostScores[i];
-        }
-        cache.append(layer, n);
-        k.linear(lw.wo(), att.address(), n, x.address(), 1f);
+    private long kRaw(int layer, int n) {
+        return kRaw.address() + 2L * layer * c.kvHeads() * n * c.headDim();
     }
 
-    private void feedForward(DeviceModel.Layer lw, int n) {
-        k.rmsNorm(x.address(), lw.ffnNorm().address(), xb.address(), n, c.dim(), c.rmsEps());
-        lw.gateUp().run(k, xb.address(), n, gateUp.address());
-        k.swiGluFused(gateUp.address(), hb.address(), n, c.ffnDim());
-        k.linear(lw.down(), hb.address(), n, x.address(), 1f);
+    private long vRaw(int layer, int n) {
+        return vRaw.address() + 2L * layer * c.kvHeads() * n * c.headDim();
+    }
+
+    /** qkv rows → q (rotated f32 into qF, or un-rotated bf16 into qB) and the layer's bf16 k, v rows (qkv_split). */
+    private void split(int layer, DeviceModel.Layer lw, int n, long qF, long qB) {
+        int hd = c.headDim();
+        device.launch("qkv_split", n, c.heads() + c.kvHeads(), 64, 0, device.args().ptr(qkv.address())
+                .ptr(lw.qkvBias() == null ? 0 : lw.qkvBias().address()).i32(c.heads()).i32(c.kvHeads()).i32(hd).i32(n)
+                .ptr(cache.step()).ptr(weights.ropeFreqs.address()).i32(hd / 2).i32(rope.neox() ? 1 : 0)
+                .ptr(ropeCos.address()).ptr(ropeSin.address()).i32(ropePositions).ptr(qF).ptr(qB)
+                .ptr(kRaw(layer, n)).ptr(vRaw(layer, n)));
+    }
+
+    /** Split-K attention (decode.cu) of the chunk's rotated queries over the layer's cache; score sums when scored. */
+    private void attendSplitK(int layer, int n, long weightByQuery, long weightByDistance) {
+        new SplitKAttention(c.heads(), c.kvHeads(), c.headDim(), rope.neox(), weights.ropeFreqs.address(),
+                ropeCos.address(), ropeSin.address(), ropePositions, splits, raw.address(), keyCapacity,
+                partial.address(), stats.address())
+                .run(device, cache, layer, n, qRot.address(), kRaw(layer, n), vRaw(layer, n), att.address(), scale,
+                        cache.scored ? sums.address() : 0, weightByQuery, weightByDistance);
+    }
+
+    /** The flash path: queries rotated, held rows gathered in attention order, flash attention, exact score sums. */
+    private void attendFlash(int layer, int n, int rows, int pos0) {
+        int hd = c.headDim(), nk = rows + n;
+        boolean neox = rope.neox();
+        long freqs = weights.ropeFreqs.address();
+        cache.rotateQueries(qHalf.address(), qFlash.address(), freqs, n, (long) c.heads() * hd, hd, pos0, neox);
+        cache.gather(layer, kRaw(layer, n), vRaw(layer, n), n, rows, kAttn.address(), vAttn.address(), freqs, neox);
+        FlashAttention.Tensor q = FlashAttention.Tensor.packed(qFlash.address(), n, hd);
+        FlashAttention.Tensor keys = FlashAttention.Tensor.packed(kAttn.address(), nk, hd);
+        flash.attention(q, keys, FlashAttention.Tensor.packed(vAttn.address(), nk, hd),
+                new FlashAttention.Tensor(att.address(), (long) c.heads() * hd, hd), true, lse.address(), n, nk,
+                c.heads(), c.kvHeads(), hd, scale);
+        if (cache.scored) {
+            flash.scoreSums(q, keys, lse.address(), sums.address() + 4L * layer * c.kvHeads() * nk, n, nk, c.heads(),
+                    c.kvHeads(), hd, scale, cache.beta, cache.meanReduction);
+        }
+    }
+
+    // ---- buffers ------------------------------------------------------------------------------------------
+
+    /**
+     * Buffers sized by the keys a chunk can see (cache slots + chunk): gathered rows for the flash kernel, score
+     * sums of every layer, raw scores and split partials of the split-K kernel. Replaced when the cache grows.
+     */
+    private void ensureKeyBuffers(int keys) {
+        if (kAttn != null && keys <= keyCapacity) return;
+        int grown = Math.max(keys, keyCapacity * 3 / 2);
+        for (DeviceBuffer b : new DeviceBuffer[]{kAttn, vAttn, sums, raw, partial}) free(b);
+        int hd = c.headDim(), g = c.kvHeads();
+        int queries = flash != null ? 1 : maxChunk;   // the split-K kernel runs chunks only without the flash kernel
+        splits = Math.clamp((grown + KEYS_PER_SPLIT - 1) / KEYS_PER_SPLIT, 1, MAX_SPLITS);
+        kAttn = own(device.alloc(flash != null ? 2L * g * grown * hd : 16));
+        vAttn = own(device.alloc(flash != null ? 2L * g * grown * hd : 16));
+        sums = own(device.allocFloats((long) c.layers() * g * grown));
+        raw = own(device.allocFloats((long) c.heads() * queries * grown));
+        partial = own(device.allocFloats((long) g * queries * splits * group * (hd + 2)));
+        keyCapacity = grown;
+        buffersVersion++;
     }
 
     /**
-     * The cached keys are rotated again on every chunk; their angles come from a cos/sin table (made in double
+     * Cached keys are rotated again on every chunk; their angles come from a cos/sin table (made in double
      * precision like the kernels' own) covering the positions seen so far, grown by doubling.
      */
     private void ensureRopeTable(int positions) {
         int need = Math.min(positions, ROPE_TABLE_MAX_POSITIONS);
         if (ropeCos != null && need <= ropePositions) return;
         int grown = Math.min(ROPE_TABLE_MAX_POSITIONS, Math.max(need, Math.max(4096, 2 * ropePositions)));
-        int pairs = rope.rotaryDims() / 2;
-        for (DeviceBuffer b : new DeviceBuffer[]{ropeCos, ropeSin}) {
-            if (b != null) {
-                owned.buffers.remove(b);
-                b.close();
-            }
-        }
+        int pairs = c.headDim() / 2;
+        free(ropeCos);
+        free(ropeSin);
         ropeCos = own(device.allocFloats((long) grown * pairs));
         ropeSin = own(device.allocFloats((long) grown * pairs));
         k.ropeTable(ropeCos.address(), ropeSin.address(), weights.ropeFreqs.address(), pairs, 0, grown);
         ropePositions = grown;
+        buffersVersion++;
     }
 
-    private void ensureKeyCapacity(int needRows) {
-        if (keys != null && keyCapacity >= needRows) return;
-        int grown = (int) Math.max(needRows, Math.min(Integer.MAX_VALUE / 2, keyCapacity * 3L / 2));
-        for (DeviceBuffer b : new DeviceBuffer[]{keys, values, order, scores}) {
-            if (b != null) {
-                owned.buffers.remove(b);
-                b.close();
-            }
-        }
-        keys = own(device.allocFloats((long) c.kvHeads() * grown * c.headDim()));
-        values = own(device.allocFloats((long) c.kvHeads() * grown * c.headDim()));
-        order = own(device.alloc(4L * grown));
-        scores = own(device.allocFloats((long) c.heads() * grown));
-        keyCapacity = grown;
-    }
-
-    /** Frees this session's activation buffers (the model's weights stay with the backend, the cache with its owner). */
+    /** Frees this session's buffers and graph (the model's weights stay with the backend, the cache with its owner). */
     @Override
     public void close() {
         cleanable.clean();

@@ -7,24 +7,23 @@ import cascadelm.model.cache.Caches;
 import cascadelm.model.cache.KvCache;
 import cascadelm.model.cache.RowStorage;
 import cascadelm.model.cuda.CudaSession;
-import cascadelm.model.cuda.DeviceRowStorage;
+import cascadelm.model.cuda.DeviceKvCache;
 
 /**
  * Sessions and caches for whichever backend is in use: the host {@link Session} for the CPU, the
- * device-resident {@link CudaSession} (cache rows in GPU memory) for CUDA. Callers never pick the class.
+ * device-resident {@link CudaSession} with its {@link DeviceKvCache} (rows, bookkeeping and updates in GPU memory)
+ * for CUDA. Callers never pick the class.
  */
 public final class ModelSessions {
     private ModelSessions() {
     }
 
-    /** A cache for {@code backend}: rows in host arrays, or in the backend's GPU memory. */
+    /** A cache for {@code backend}: host rows and bookkeeping, or everything in the backend's GPU memory. */
     public static KvCache cache(Backend backend, CacheSettings s, ModelConfig c, int expectedTokens) {
-        return Caches.create(s, c.layers(), c.heads(), c.kvHeads(), c.headDim(), expectedTokens, storage(backend));
-    }
-
-    /** Where {@code backend} keeps cache rows. */
-    public static RowStorage.Factory storage(Backend backend) {
-        return backend instanceof CudaBackend cuda ? DeviceRowStorage.on(cuda) : RowStorage.HOST;
+        if (backend instanceof CudaBackend cuda) {
+            return DeviceKvCache.create(cuda, s, c.layers(), c.heads(), c.kvHeads(), c.headDim(), expectedTokens);
+        }
+        return Caches.create(s, c.layers(), c.heads(), c.kvHeads(), c.headDim(), expectedTokens, RowStorage.HOST);
     }
 
     /** A session over {@code cache} (made by {@link #cache} for the same backend). */

@@ -2,10 +2,9 @@ package cascadelm.model.cuda;
 
 import cascadelm.kernels.cuda.CudaDevice;
 import cascadelm.kernels.cuda.FlashAttention;
+import cascadelm.kernels.cuda.GpuTest;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
@@ -15,7 +14,6 @@ import java.util.List;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * The device cascading cache keeps exactly the tokens the Java CascadingCache keeps, fed the same score sums
@@ -24,29 +22,20 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * exact or sampled score sums. Leaving out the settled entries' sums keeps exactly the tokens of the exact run.
  * Skipped where no CUDA driver and GPU are present.
  */
-@Tag("gpu")
+@GpuTest
 class DeviceCascadeCacheTest {
     static CudaDevice device;
     static FlashAttention attention;
-    static String unavailable;
 
     @BeforeAll
-    static void open() {
-        unavailable = CudaDevice.unavailableReason(0);
-        if (unavailable != null) return;
-        device = CudaDevice.open(0);
+    static void open(CudaDevice gpu) {
+        device = gpu;
         attention = new FlashAttention(device, null);
-    }
-
-    @BeforeEach
-    void needsAGpu() {
-        assumeTrue(unavailable == null, "no usable GPU: " + unavailable);
     }
 
     @AfterAll
     static void close() {
         if (attention != null) attention.close();
-        if (device != null) device.close();
     }
 
     static List<DeviceCacheCrossCheck.Config> configs() {

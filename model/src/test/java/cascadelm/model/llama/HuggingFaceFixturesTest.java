@@ -1,6 +1,7 @@
 package cascadelm.model.llama;
 
 import cascadelm.kernels.cpu.CpuBackend;
+import cascadelm.model.ModelFixtures;
 import cascadelm.model.cache.FullCache;
 import cascadelm.model.cli.Main;
 import cascadelm.model.generate.Generator;
@@ -14,9 +15,6 @@ import org.junit.jupiter.api.TestFactory;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
-import java.net.URISyntaxException;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -24,7 +22,6 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.stream.StreamSupport;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -56,7 +53,7 @@ class HuggingFaceFixturesTest {
         List<DynamicTest> tests = new ArrayList<>();
         for (String name : List.of("llama-spm", "qwen2-bpe", "llama3-bpe")) {
             JsonNode manifest = JSON.readTree(fixture(name + ".json").toFile());
-            for (String variant : iterable(manifest.get("variants").fieldNames())) {
+            for (String variant : ModelFixtures.iterable(manifest.get("variants").fieldNames())) {
                 JsonNode v = manifest.get("variants").get(variant);
                 Path gguf = fixture(v.get("gguf").asText());
                 tests.add(DynamicTest.dynamicTest(name + " " + variant + " logits",
@@ -73,12 +70,12 @@ class HuggingFaceFixturesTest {
     }
 
     private static void logitsMatch(JsonNode manifest, JsonNode variant, Path gguf, double tolerance) throws IOException {
-        int[] ids = ints(manifest.get("tokens").get("ids"));
+        int[] ids = ModelFixtures.ints(manifest.get("tokens").get("ids"));
         JsonNode logits = variant.get("logits");
         int firstRow = logits.get("first_position").asInt();
         int rows = logits.get("shape").get(0).asInt();
         int vocab = logits.get("shape").get(1).asInt();
-        float[] expected = readFloats(fixture(logits.get("file").asText()), rows * vocab);
+        float[] expected = ModelFixtures.readFloats(fixture(logits.get("file").asText()), rows * vocab);
         try (LlamaModel model = LlamaModel.open(gguf)) {
             ModelConfig c = model.config();
             // Uneven chunks on purpose: the cache must join them seamlessly.
@@ -106,8 +103,8 @@ class HuggingFaceFixturesTest {
     }
 
     private static void greedyContinuationMatches(JsonNode greedy, Path gguf) throws IOException {
-        int[] prompt = ints(greedy.get("prompt_ids"));
-        int[] expected = ints(greedy.get("new_ids"));
+        int[] prompt = ModelFixtures.ints(greedy.get("prompt_ids"));
+        int[] expected = ModelFixtures.ints(greedy.get("new_ids"));
         try (LlamaModel model = LlamaModel.open(gguf)) {
             ModelConfig c = model.config();
             Session s = new Session(model, BACKEND, new FullCache(c.layers(), c.kvHeads(), c.headDim(), 64), 7);
@@ -131,8 +128,8 @@ class HuggingFaceFixturesTest {
 
     private static void tokenizerMatches(JsonNode manifest, Path gguf) throws IOException {
         JsonNode tokens = manifest.get("tokens");
-        int[] ids = ints(tokens.get("ids"));
-        int[] bos = ints(tokens.get("bos_prefix"));
+        int[] ids = ModelFixtures.ints(tokens.get("ids"));
+        int[] bos = ModelFixtures.ints(tokens.get("bos_prefix"));
         try (LlamaModel model = LlamaModel.open(gguf)) {
             int[] encoded = model.tokenizer().encode(tokens.get("source_text").asText());
             int[] expectedBody = Arrays.copyOfRange(ids, bos.length, ids.length);
@@ -143,26 +140,6 @@ class HuggingFaceFixturesTest {
     }
 
     private static Path fixture(String file) {
-        try {
-            return Path.of(HuggingFaceFixturesTest.class.getResource("/fixtures/models/" + file).toURI());
-        } catch (URISyntaxException | NullPointerException e) {
-            throw new IllegalStateException("missing fixture " + file, e);
-        }
-    }
-
-    private static float[] readFloats(Path file, int count) throws IOException {
-        ByteBuffer b = ByteBuffer.wrap(Files.readAllBytes(file)).order(ByteOrder.LITTLE_ENDIAN);
-        assertEquals(count * 4L, b.capacity(), "size of " + file.getFileName());
-        float[] f = new float[count];
-        b.asFloatBuffer().get(f);
-        return f;
-    }
-
-    private static int[] ints(JsonNode array) {
-        return StreamSupport.stream(array.spliterator(), false).mapToInt(JsonNode::asInt).toArray();
-    }
-
-    private static <T> Iterable<T> iterable(java.util.Iterator<T> it) {
-        return () -> it;
+        return ModelFixtures.file(file);
     }
 }

@@ -71,6 +71,18 @@ public final class TinyModel {
         tensors.put(name, a);
     }
 
+    /**
+     * Multiplies the weights of every tensor whose name ends with {@code suffix} (e.g. "attn_q.weight") by
+     * {@code factor}: smaller query and key weights give attention logits of a trained model's size instead of
+     * the near-one-hot softmax these random ones make.
+     */
+    public TinyModel scaled(String suffix, double factor) {
+        tensors.forEach((name, a) -> {
+            if (name.endsWith(suffix)) for (int i = 0; i < a.length; i++) a[i] = (float) (a[i] * factor);
+        });
+        return this;
+    }
+
     /** Replaces a metadata value when written (null leaves the key out): for hostile-file tests. */
     public TinyModel with(String key, Object value) {
         overrides.put(key, value);

@@ -1,0 +1,40 @@
+package cascadelm.model.cuda;
+
+import cascadelm.kernels.cuda.CudaDevice;
+
+/**
+ * Attention of a chunk's queries over the rows a {@link DeviceKvCache} holds plus the chunk's own, by the split-K
+ * kernels of decode.cu: each block takes a slice of one query's visible keys for the query heads of one KV head
+ * (keys rotated as they are read), a second kernel merges the slices; with scores, a third forms the exact §4
+ * score sums from the raw scores and each row's normaliser. Everything per-token is read from the cache's step
+ * block, so these launches can be captured in the decode graph.
+ *
+ * @param rope   rotary inverse frequencies (headDim/2 floats) and the cos/sin table of the first tablePositions
+ * @param splits key slices per query; raw holds heads × queries × rawStride floats, partial
+ *               kvHeads × queries × splits × group × (headDim + 2)
+ */
+record SplitKAttention(int heads, int kvHeads, int headDim, boolean neox, long freqs, long cos, long sin,
+                       int tablePositions, int splits, long raw, long rawStride, long partial, long stats) {
+
+    /**
+     * out [i][h][D] f32 = attention of queries q ([i][h][D] f32, rotated) over the cache's rows of {@code layer} and
+     * the chunk's keys/values kNew, vNew ([g][n][D] bf16, un-rotated). With {@code sums} (not 0), also the score
+     * sums [layer][g][rows + n] with weights byQuery, byDistance (n floats each), reduced by max or mean.
+     */
+    void run(CudaDevice d, DeviceKvCache cache, int layer, int n, long q, long kNew, long vNew, long out, float scale,
+             long sums, long byQuery, long byDistance) {
+        boolean scored = sums != 0;
+        d.launch3("attn_kv_partial", splits, kvHeads, n, 128, 0, d.args().ptr(q).i32(heads).i32(kvHeads).i32(headDim)
+                .i32(n).ptr(cache.keys(layer)).ptr(cache.values(layer)).ptr(cache.positionsAddress(layer))
+                .ptr(cache.ring(layer)).i32(cache.sinks).i32(cache.cascades).i32(cache.width()).ptr(kNew).ptr(vNew)
+                .ptr(cache.step()).i32(cache.originalPositions ? 1 : 0).ptr(freqs).i32(neox ? 1 : 0).ptr(cos).ptr(sin)
+                .i32(tablePositions).f32(scale).i32(splits).ptr(scored ? raw : 0).i64(rawStride).ptr(partial));
+        d.launch("attn_kv_combine", kvHeads, n, 128, 0, d.args().ptr(partial).i32(heads).i32(kvHeads).i32(headDim).i32(n)
+                .i32(splits).ptr(out).ptr(scored ? stats : 0));
+        if (scored) {
+            d.launch("attn_kv_score_sums", (int) ((rawStride + 127) / 128), kvHeads, 128, 0, d.args().ptr(raw)
+                    .i64(rawStride).ptr(stats).i32(heads).i32(kvHeads).i32(n).ptr(cache.step()).ptr(byQuery)
+                    .ptr(byDistance).i32(cache.meanReduction ? 1 : 0).i32(layer).ptr(sums));
+        }
+    }
+}
