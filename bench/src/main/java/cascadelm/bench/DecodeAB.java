@@ -136,7 +136,7 @@ public final class DecodeAB {
     }
 
     /** This JVM's class path with the gpu-kernels jar or classes replaced by {@code kernels}; the platform loader as parent. */
-    private static URLClassLoader loader(String kernels) throws Exception {
+    static URLClassLoader loader(String kernels) throws Exception {
         List<URL> urls = new ArrayList<>();
         urls.add(Path.of(kernels).toUri().toURL());
         for (String entry : System.getProperty("java.class.path").split(File.pathSeparator)) {
