@@ -231,24 +231,55 @@ final class Attention {
             return m;
         }
 
-        /** Probability-weighted sums of values, again chunk by chunk. */
+        /**
+         * Probability-weighted sums of values, again chunk by chunk: 4 rows at a time over the keys all four
+         * see ({@link #weighted4x4}: each value vector loaded once for the 4 rows), then each row alone over
+         * its own last keys and the columns past a multiple of 4L.
+         */
         private void weightedValues(float[] p, int queries, int stride) {
-            for (int h = 0; h < heads; h++) {
-                for (int i = q0; i < q1; i++) {
-                    java.util.Arrays.fill(out, rowOffset(head0 + h, i), rowOffset(head0 + h, i) + headDim, 0f);
-                }
+            int rows = heads * queries;
+            for (int r = 0; r < rows; r++) {
+                int o = qOffset(r, queries);
+                java.util.Arrays.fill(out, o, o + headDim, 0f);
             }
+            int wide = headDim - headDim % (4 * L);
             for (int j0 = 0; j0 < stride; j0 += KEY_CHUNK) {
                 int j1 = Math.min(stride, j0 + KEY_CHUNK);
-                for (int h = 0; h < heads; h++) {
-                    for (int i = q0; i < q1; i++) {
-                        int end = Math.min(j1, visible(i));
-                        if (end > j0) {
-                            weightedSum(p, (h * queries + i - q0) * stride, j0, end, v, headDim, out, rowOffset(head0 + h, i));
+                int r = 0;
+                for (; r + 4 <= rows && wide > 0; r += 4) {
+                    int shared = Math.min(j1, minVisible(r, 4, queries));
+                    if (shared > j0) {
+                        for (int c = 0; c < wide; c += 4 * L) {
+                            weighted4x4(p, r * stride, stride, j0, shared, v, headDim, c, out,
+                                    qOffset(r, queries), qOffset(r + 1, queries), qOffset(r + 2, queries), qOffset(r + 3, queries));
+                        }
+                    }
+                    for (int k = r; k < r + 4; k++) {
+                        int end = Math.min(j1, visible(q0 + k % queries));
+                        int from = Math.max(j0, shared);
+                        if (wide < headDim && shared > j0) {
+                            weightedSum(p, k * stride, j0, shared, v, headDim, wide, out, qOffset(k, queries));
+                        }
+                        if (end > from) {
+                            weightedSum(p, k * stride, from, end, v, headDim, 0, out, qOffset(k, queries));
                         }
                     }
                 }
+                for (; r < rows; r++) {
+                    int end = Math.min(j1, visible(q0 + r % queries));
+                    if (end > j0) {
+                        weightedSum(p, r * stride, j0, end, v, headDim, 0, out, qOffset(r, queries));
+                    }
+                }
             }
+        }
+
+        private int minVisible(int r, int count, int queries) {
+            int m = Integer.MAX_VALUE;
+            for (int i = r; i < r + count; i++) {
+                m = Math.min(m, visible(q0 + i % queries));
+            }
+            return m;
         }
 
         private void accumulateScores(float[] p, int queries, int stride) {
@@ -373,9 +404,9 @@ final class Attention {
         return s;
     }
 
-    /** {@code out[o0, o0 + d) += Σ_{j in [j0, j1)} p[row + j] · v[j·d ...]}. */
-    static void weightedSum(float[] p, int row, int j0, int j1, float[] v, int d, float[] out, int o0) {
-        int c = 0;
+    /** {@code out[o0 + c] += Σ_{j in [j0, j1)} p[row + j] · v[j·d + c]} for the columns c in [c0, d). */
+    static void weightedSum(float[] p, int row, int j0, int j1, float[] v, int d, int c0, float[] out, int o0) {
+        int c = c0;
         for (; c <= d - L; c += L) {
             // Four partial sums over alternating keys keep four FMA chains in flight.
             FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
@@ -398,5 +429,63 @@ final class Attention {
             }
             out[o0 + c] += s;
         }
+    }
+
+    /**
+     * {@code out[o_r + c + t] += Σ_{j in [j0, j1)} p[row0 + r · ps + j] · v[j·d + c + t]} for 4 rows r (outputs
+     * at oa..od) and the 4L columns from c: 16 accumulators; per key four value vectors loaded and four
+     * probabilities broadcast.
+     */
+    static void weighted4x4(float[] p, int row0, int ps, int j0, int j1, float[] v, int d, int c, float[] out,
+                            int oa, int ob, int oc, int od) {
+        FloatVector a0 = FloatVector.fromArray(F, out, oa + c), a1 = FloatVector.fromArray(F, out, oa + c + L);
+        FloatVector a2 = FloatVector.fromArray(F, out, oa + c + 2 * L), a3 = FloatVector.fromArray(F, out, oa + c + 3 * L);
+        FloatVector b0 = FloatVector.fromArray(F, out, ob + c), b1 = FloatVector.fromArray(F, out, ob + c + L);
+        FloatVector b2 = FloatVector.fromArray(F, out, ob + c + 2 * L), b3 = FloatVector.fromArray(F, out, ob + c + 3 * L);
+        FloatVector c0 = FloatVector.fromArray(F, out, oc + c), c1 = FloatVector.fromArray(F, out, oc + c + L);
+        FloatVector c2 = FloatVector.fromArray(F, out, oc + c + 2 * L), c3 = FloatVector.fromArray(F, out, oc + c + 3 * L);
+        FloatVector d0 = FloatVector.fromArray(F, out, od + c), d1 = FloatVector.fromArray(F, out, od + c + L);
+        FloatVector d2 = FloatVector.fromArray(F, out, od + c + 2 * L), d3 = FloatVector.fromArray(F, out, od + c + 3 * L);
+        for (int j = j0; j < j1; j++) {
+            int at = j * d + c;
+            FloatVector v0 = FloatVector.fromArray(F, v, at), v1 = FloatVector.fromArray(F, v, at + L);
+            FloatVector v2 = FloatVector.fromArray(F, v, at + 2 * L), v3 = FloatVector.fromArray(F, v, at + 3 * L);
+            FloatVector x = FloatVector.broadcast(F, p[row0 + j]);
+            a0 = v0.fma(x, a0);
+            a1 = v1.fma(x, a1);
+            a2 = v2.fma(x, a2);
+            a3 = v3.fma(x, a3);
+            x = FloatVector.broadcast(F, p[row0 + ps + j]);
+            b0 = v0.fma(x, b0);
+            b1 = v1.fma(x, b1);
+            b2 = v2.fma(x, b2);
+            b3 = v3.fma(x, b3);
+            x = FloatVector.broadcast(F, p[row0 + 2 * ps + j]);
+            c0 = v0.fma(x, c0);
+            c1 = v1.fma(x, c1);
+            c2 = v2.fma(x, c2);
+            c3 = v3.fma(x, c3);
+            x = FloatVector.broadcast(F, p[row0 + 3 * ps + j]);
+            d0 = v0.fma(x, d0);
+            d1 = v1.fma(x, d1);
+            d2 = v2.fma(x, d2);
+            d3 = v3.fma(x, d3);
+        }
+        a0.intoArray(out, oa + c);
+        a1.intoArray(out, oa + c + L);
+        a2.intoArray(out, oa + c + 2 * L);
+        a3.intoArray(out, oa + c + 3 * L);
+        b0.intoArray(out, ob + c);
+        b1.intoArray(out, ob + c + L);
+        b2.intoArray(out, ob + c + 2 * L);
+        b3.intoArray(out, ob + c + 3 * L);
+        c0.intoArray(out, oc + c);
+        c1.intoArray(out, oc + c + L);
+        c2.intoArray(out, oc + c + 2 * L);
+        c3.intoArray(out, oc + c + 3 * L);
+        d0.intoArray(out, od + c);
+        d1.intoArray(out, od + c + L);
+        d2.intoArray(out, od + c + 2 * L);
+        d3.intoArray(out, od + c + 3 * L);
     }
 }
