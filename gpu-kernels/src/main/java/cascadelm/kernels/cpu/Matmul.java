@@ -114,12 +114,15 @@ final class Matmul {
         parallel.run((rows + chunk - 1) / chunk, (task, worker) -> {
             int start = task * chunk, end = Math.min(rows, start + chunk);
             float[] scratch = tiles[worker]; // ROW_TILE × COL_TILE floats: more than RowKernel.SCRATCH
-            for (int panel = 0; panel < w.panels(); panel++) {
+            // One plain row loop, always adding: a test of the panel inside it made C2 duplicate the loop with
+            // its inlined vector code (unswitching), and the vector calls it could then not inline ran boxed,
+            // 2× slower (measured in the model's decode).
+            java.util.Arrays.fill(out, start, end, 0f);
+            for (int panel = 0, panels = w.panels(); panel < panels; panel++) {
                 int x0 = panel * w.panelCols, width = w.panelWidth(panel);
                 long base = w.segment(0, panel), rowBytes = w.segment(1, panel) - base;
                 for (int r = start; r < end; r++) {
-                    float s = kernel.decodeDot(data, base + r * rowBytes, x, x0, width, scratch);
-                    out[r] = panel == 0 ? s : out[r] + s;
+                    out[r] += kernel.decodeDot(data, base + r * rowBytes, x, x0, width, scratch);
                 }
             }
         });

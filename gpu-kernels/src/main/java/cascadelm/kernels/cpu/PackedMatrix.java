@@ -1,6 +1,7 @@
 package cascadelm.kernels.cpu;
 
 import java.lang.foreign.Arena;
+import java.lang.ref.Cleaner;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
@@ -20,10 +21,12 @@ import cascadelm.kernels.TensorType;
  * <p>Q4_0 is also re-laid within each panel row, as {@link Q4_0PackedRows} describes (its scales apart from
  * its quants, the quants offset to signed nibbles), where the vector paths run.
  *
- * <p>Copies are made once per matrix (see {@link Matmul}) in memory of their own, freed when unreachable; the
+ * <p>Copies are made once per matrix (see {@link Matmul}) in memory of their own, freed once unreachable; the
  * weights must not change after their first product.
  */
 final class PackedMatrix {
+    private static final Cleaner CLEANER = Cleaner.create();
+
     /** Columns per panel (a multiple of 256, the largest block, and of the matmul column tiles). */
     static final int PANEL_COLS = 2048;
 
@@ -57,9 +60,18 @@ final class PackedMatrix {
         return of(w, PANEL_COLS);
     }
 
-    /** The matrix in its GGUF layout as one panel, never copied: where a copy could not be allocated. */
+    /** The matrix in its GGUF layout as one panel, never copied (also where a copy could not be allocated). */
     static PackedMatrix inPlace(Matrix w) {
-        return new PackedMatrix(w.type(), RowKernel.of(w.type()), w.data(), w.rows(), w.cols(), w.cols());
+        return new PackedMatrix(w.type(), RowKernel.of(w.type()), plain(w.data()), w.rows(), w.cols(), w.cols());
+    }
+
+    /**
+     * The same memory, with the same lifetime (scope), as a plain native segment: a memory-mapped file's
+     * segments are of another class than the copies made here, and see {@link #of(Matrix, int)} for why every
+     * kernel must meet one kind of segment.
+     */
+    static MemorySegment plain(MemorySegment data) {
+        return data.isMapped() ? data.reinterpret(data.byteSize()) : data;
     }
 
     /** As {@link #of(Matrix)} with panels of {@code panelCols} columns (a multiple of 256): tests use small ones. */
@@ -74,8 +86,14 @@ final class PackedMatrix {
         }
         int pc = Math.min(panelCols, w.cols());
         long bytes = (long) w.rows() * w.rowBytes();
-        MemorySegment copy = Arena.ofAuto().allocate(bytes, 64);
+        // A shared arena, as a mapped model file has, and plain native segments (plain()): a kernel that met
+        // segments of two classes or of two kinds of arena (the file's and an automatic one's) was compiled with
+        // field loads and liveness checks on every access, and ran 1.7-2× slower on every matrix of the model.
+        // The arena is closed once the copy is unreachable.
+        Arena arena = Arena.ofShared();
+        MemorySegment copy = arena.allocate(bytes, 64);
         PackedMatrix p = new PackedMatrix(w.type(), kernel, copy, w.rows(), w.cols(), pc);
+        CLEANER.register(p, arena::close);
         long rowBytes = w.rowBytes();
         for (int panel = 0; panel < p.panels(); panel++) {
             long from = w.type().bytesFor((long) panel * pc);
