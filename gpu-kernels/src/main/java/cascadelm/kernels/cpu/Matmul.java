@@ -4,7 +4,6 @@ import static cascadelm.kernels.cpu.Lanes.F;
 import static cascadelm.kernels.cpu.Lanes.L;
 
 import java.lang.foreign.MemorySegment;
-
 import java.util.HashMap;
 import java.util.Map;
 import java.util.WeakHashMap;
@@ -15,8 +14,9 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
 
 /**
- * {@code out[t, r] = Σ_c w[r, c] · x[t, c]}. One token row (decoding) streams each weight row once through
- * {@link RowKernel#dot}, parallel over rows: memory-bound. A few token rows decode a tile of weight rows ×
+ * {@code out[t, r] = Σ_c w[r, c] · x[t, c]}, on the weights in their CPU layout ({@link PackedMatrix}: column
+ * panels of at most 2048, Q4_0 re-laid). One token row (decoding) streams each weight row once through
+ * {@link RowKernel#decodeDot}, panel by panel, parallel over rows: memory-bound. A few token rows decode a tile of weight rows ×
  * columns to float32 once per worker and multiply it against every token row with a 4 × 4 register tile of
  * dot products. Many token rows (prefill, {@code n >= WIDE}) run a broadcast kernel: x is transposed once so
  * that the lanes of a vector are 16 tokens, each decoded weight is broadcast and multiplied into 8 rows × 32
@@ -114,9 +114,7 @@ final class Matmul {
         parallel.run((rows + chunk - 1) / chunk, (task, worker) -> {
             int start = task * chunk, end = Math.min(rows, start + chunk);
             float[] scratch = tiles[worker]; // ROW_TILE × COL_TILE floats: more than RowKernel.SCRATCH
-            // One plain row loop, always adding: a test of the panel inside it made C2 duplicate the loop with
-            // its inlined vector code (unswitching), and the vector calls it could then not inline ran boxed,
-            // 2× slower (measured in the model's decode).
+            // out is zeroed first so that every panel adds: the row loop stays one plain loop.
             java.util.Arrays.fill(out, start, end, 0f);
             for (int panel = 0, panels = w.panels(); panel < panels; panel++) {
                 int x0 = panel * w.panelCols, width = w.panelWidth(panel);
