@@ -25,9 +25,12 @@ import java.util.Locale;
  *
  * <pre>
  * DecodeAB --a DIR --b DIR [--a-name A] [--b-name B] [--types F16,Q8_0,Q4_0] [--steps 96] [--threads N]
- *          [--models DIR] [--out FILE]
+ *          [--models DIR] [--out FILE] [--cpu-time]
  * </pre>
  * DIR is a gpu-kernels classes directory or jar; the rest of the class path comes from this JVM's.
+ * {@code --cpu-time} times each step by the process's CPU time instead of the wall clock (a busy shared
+ * machine inflates wall time by the time slices other processes take; the floor columns then compare CPU
+ * time with the floor).
  */
 public final class DecodeAB {
     private static final long SEED = 42;
@@ -43,6 +46,7 @@ public final class DecodeAB {
         int threads = Runtime.getRuntime().availableProcessors();
         Path models = Path.of("bench/target/models");
         Path out = null;
+        boolean cpuTime = false;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--a" -> a = args[++i];
@@ -54,9 +58,10 @@ public final class DecodeAB {
                 case "--threads" -> threads = Integer.parseInt(args[++i]);
                 case "--models" -> models = Path.of(args[++i]);
                 case "--out" -> out = Path.of(args[++i]);
+                case "--cpu-time" -> cpuTime = true;
                 default -> {
                     System.err.println("unknown argument " + args[i] + "\nusage: DecodeAB --a DIR --b DIR [--a-name A] [--b-name B] "
-                            + "[--types F16,Q8_0,Q4_0] [--steps 96] [--threads N] [--models DIR] [--out FILE]");
+                            + "[--types F16,Q8_0,Q4_0] [--steps 96] [--threads N] [--models DIR] [--out FILE] [--cpu-time]");
                     System.exit(2);
                 }
             }
@@ -84,7 +89,7 @@ public final class DecodeAB {
         for (TensorType type : types) {
             Path file = RandomModel.ensure(models, RandomModel.Shape.LLAMA_3_2_1B, type, SEED);
             try (URLClassLoader la = loader(a); URLClassLoader lb = loader(b)) {
-                Stepper sa = new Stepper(la, file, threads), sb = new Stepper(lb, file, threads);
+                Stepper sa = new Stepper(la, file, threads, cpuTime), sb = new Stepper(lb, file, threads, cpuTime);
                 for (int i = 0; i < WARMUP_STEPS; i++) {
                     sa.step();
                     sb.step();
@@ -118,9 +123,10 @@ public final class DecodeAB {
             table.append(String.format(Locale.ROOT, "| %s | %.1f | %.1f | %.2f | %.1f | %.2f× | %.2f× | %.0f%% |%n",
                     types.get(i), r[0], r[1], r[1] / r[0], floor, r[0] / floor, r[1] / floor, 100 * others.get(i)));
         }
-        String md = String.format(Locale.ROOT, "- date: %s%n- %s: `%s`, %s: `%s`; %d alternating steps each after %d warm-up steps, %d threads%n"
+        String md = String.format(Locale.ROOT, "- date: %s%n- %s: `%s`, %s: `%s`; %d alternating steps each after %d warm-up steps, %d threads, %s%n"
                         + "- floor = weight bytes per token / %.1f GB/s (best all-core memory read measured before and after)%n%n%s",
                 ZonedDateTime.now().format(DateTimeFormatter.ISO_INSTANT), aName, a, bName, b, steps, WARMUP_STEPS, threads,
+                cpuTime ? "process CPU time per step" : "wall time per step",
                 peaks.readGBps(), table);
         System.out.println();
         System.out.print(md);
@@ -136,7 +142,7 @@ public final class DecodeAB {
     }
 
     /** This JVM's class path with the gpu-kernels jar or classes replaced by {@code kernels}; the platform loader as parent. */
-    private static URLClassLoader loader(String kernels) throws Exception {
+    static URLClassLoader loader(String kernels) throws Exception {
         List<URL> urls = new ArrayList<>();
         urls.add(Path.of(kernels).toUri().toURL());
         for (String entry : System.getProperty("java.class.path").split(File.pathSeparator)) {
@@ -152,11 +158,11 @@ public final class DecodeAB {
         private final Object target;
         private final Method step, bytesPerToken, close;
 
-        Stepper(ClassLoader loader, Path model, int threads) throws Exception {
+        Stepper(ClassLoader loader, Path model, int threads, boolean cpuTime) throws Exception {
             Class<?> c = Class.forName(DecodeStepper.class.getName(), true, loader);
             Constructor<?> k = c.getConstructor(String.class, int.class);
             target = k.newInstance(model.toString(), threads);
-            step = c.getMethod("step");
+            step = c.getMethod(cpuTime ? "cpuStep" : "step");
             bytesPerToken = c.getMethod("bytesPerToken");
             close = c.getMethod("close");
         }

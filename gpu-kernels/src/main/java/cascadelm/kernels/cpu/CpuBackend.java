@@ -136,7 +136,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void dequantizeRow(Matrix w, int row, float[] out, int outOffset) {
-        RowKernel.of(w.type()).dequantize(w.data(), row * w.rowBytes(), 0, w.cols(), out, outOffset);
+        RowKernel.of(w.type()).dequantize(PackedMatrix.plain(w.data()), row * w.rowBytes(), 0, w.cols(), out, outOffset);
     }
 
     @Override

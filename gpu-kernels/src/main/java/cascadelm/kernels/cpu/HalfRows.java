@@ -85,12 +85,12 @@ abstract class HalfRows extends RowKernel {
          * infinities, NaN) because the conversion is the JDK's.
          */
         @Override
-        float decodeDot(MemorySegment w, long rowOffset, float[] x, int cols, float[] xSums, float[] scratch) {
+        float decodeDot(MemorySegment w, long rowOffset, float[] x, int xOffset, int cols, float[] scratch) {
             float sum = 0;
             for (int c0 = 0; c0 < cols; c0 += SCRATCH) {
                 int n = Math.min(SCRATCH, cols - c0);
                 toFloats(w, rowOffset + 2L * c0, scratch, n);
-                sum += Lanes.dot(scratch, x, c0, n);
+                sum += Lanes.dot(scratch, x, xOffset + c0, n);
             }
             return sum;
         }

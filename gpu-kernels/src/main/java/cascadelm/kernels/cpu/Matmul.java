@@ -4,14 +4,19 @@ import static cascadelm.kernels.cpu.Lanes.F;
 import static cascadelm.kernels.cpu.Lanes.L;
 
 import java.lang.foreign.MemorySegment;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.WeakHashMap;
 
 import cascadelm.kernels.Matrix;
+import cascadelm.kernels.TensorType;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
 
 /**
- * {@code out[t, r] = Σ_c w[r, c] · x[t, c]}. One token row (decoding) streams each weight row once through
- * {@link RowKernel#dot}, parallel over rows: memory-bound. A few token rows decode a tile of weight rows ×
+ * {@code out[t, r] = Σ_c w[r, c] · x[t, c]}, on the weights in their CPU layout ({@link PackedMatrix}: column
+ * panels of at most 2048, Q4_0 re-laid). One token row (decoding) streams each weight row once through
+ * {@link RowKernel#decodeDot}, panel by panel, parallel over rows: memory-bound. A few token rows decode a tile of weight rows ×
  * columns to float32 once per worker and multiply it against every token row with a 4 × 4 register tile of
  * dot products. Many token rows (prefill, {@code n >= WIDE}) run a broadcast kernel: x is transposed once so
  * that the lanes of a vector are 16 tokens, each decoded weight is broadcast and multiplied into 8 rows × 32
@@ -45,7 +50,7 @@ final class Matmul {
     private final float[][] panels;
     private final float[][] sums;
     private float[] xt = new float[0];
-    private float[] xSums = new float[0];
+    private final Map<MemorySegment.Scope, Map<PackKey, PackedMatrix>> packs = new WeakHashMap<>();
 
     Matmul(ParallelFor parallel) {
         this.parallel = parallel;
@@ -59,57 +64,80 @@ final class Matmul {
             throw new IllegalArgumentException("matmul of " + n + " rows needs x of " + (long) n * w.cols()
                     + " and out of " + (long) n * w.rows() + " floats");
         }
-        RowKernel kernel = RowKernel.of(w.type());
+        PackedMatrix p = packed(w);
         if (n == 1) {
-            decode(kernel, w, x, out);
+            decode(p, x, out);
         } else if (n >= WIDE && (L == 16 || L == 8)) {
             for (int t0 = 0; t0 < n; t0 += TOKENS) {
-                wide(kernel, w, x, out, t0, Math.min(TOKENS, n - t0));
+                wide(p, x, out, t0, Math.min(TOKENS, n - t0));
             }
         } else {
-            batched(kernel, w, x, out, n);
+            batched(p, x, out, n);
         }
     }
 
-    private void decode(RowKernel kernel, Matrix w, float[] x, float[] out) {
-        int rows = w.rows();
-        int cols = w.cols();
-        long rowBytes = w.rowBytes();
+    /**
+     * The CPU layout of w ({@link PackedMatrix}), copied on its first product and kept while w's memory is
+     * alive. Keyed by the memory's scope and address, not by the Matrix object, so that a closed model's
+     * copies go with it and memory later mapped at the same address is never mistaken for it. If the copy
+     * cannot be allocated, w is used in its GGUF layout (slower, same results).
+     */
+    private PackedMatrix packed(Matrix w) {
+        if (!PackedMatrix.copies(w)) {
+            return PackedMatrix.inPlace(w);
+        }
         MemorySegment data = w.data();
-        float[] xSums = kernel.usesBlockSums() ? blockSums(x, cols) : null;
+        Map<PackKey, PackedMatrix> ofScope = packs.computeIfAbsent(data.scope(), s -> new HashMap<>());
+        PackKey key = new PackKey(w.type(), data.address(), data.byteSize(), w.rows(), w.cols());
+        PackedMatrix p = ofScope.get(key);
+        if (p == null) {
+            try {
+                p = PackedMatrix.of(w);
+            } catch (OutOfMemoryError e) {
+                p = PackedMatrix.inPlace(w);
+            }
+            ofScope.put(key, p);
+        }
+        return p;
+    }
+
+    /** What identifies a matrix within its memory's scope; no reference to the memory, so the scope can be collected. */
+    private record PackKey(TensorType type, long address, long bytes, int rows, int cols) {
+    }
+
+    private void decode(PackedMatrix w, float[] x, float[] out) {
+        int rows = w.rows;
+        RowKernel kernel = w.kernel;
+        MemorySegment data = w.data;
         // Several chunks per worker balance uneven progress; more would only add claiming overhead.
         int chunk = Math.max(1, rows / (parallel.threads() * 8));
         parallel.run((rows + chunk - 1) / chunk, (task, worker) -> {
-            int end = Math.min(rows, (task + 1) * chunk);
+            int start = task * chunk, end = Math.min(rows, start + chunk);
             float[] scratch = tiles[worker]; // ROW_TILE × COL_TILE floats: more than RowKernel.SCRATCH
-            for (int r = task * chunk; r < end; r++) {
-                out[r] = kernel.decodeDot(data, r * rowBytes, x, cols, xSums, scratch);
+            // out is zeroed first so that every panel adds: the row loop stays one plain loop.
+            java.util.Arrays.fill(out, start, end, 0f);
+            for (int panel = 0, panels = w.panels(); panel < panels; panel++) {
+                int x0 = panel * w.panelCols, width = w.panelWidth(panel);
+                long base = w.segment(0, panel), rowBytes = w.segment(1, panel) - base;
+                for (int r = start; r < end; r++) {
+                    out[r] += kernel.decodeDot(data, base + r * rowBytes, x, x0, width, scratch);
+                }
             }
         });
     }
 
-    /** The 32-column block sums of x ({@link RowKernel#blockSums}), into a buffer reused across calls. */
-    private float[] blockSums(float[] x, int cols) {
-        int blocks = (cols + 31) / 32;
-        if (xSums.length < blocks) {
-            xSums = new float[blocks];
-        }
-        RowKernel.blockSums(x, 0, cols, xSums);
-        return xSums;
-    }
-
-    private void batched(RowKernel kernel, Matrix w, float[] x, float[] out, int n) {
-        int rows = w.rows();
+    private void batched(PackedMatrix w, float[] x, float[] out, int n) {
+        int rows = w.rows;
         parallel.run((rows + ROW_TILE - 1) / ROW_TILE, (task, worker) -> {
             int r0 = task * ROW_TILE;
-            rowTile(kernel, w, x, out, n, r0, Math.min(ROW_TILE, rows - r0), tiles[worker]);
+            rowTile(w, x, out, n, r0, Math.min(ROW_TILE, rows - r0), tiles[worker]);
         });
     }
 
     /** Token rows [t0, t0 + nt) through the broadcast kernel. */
-    private void wide(RowKernel kernel, Matrix w, float[] x, float[] out, int t0, int nt) {
-        int rows = w.rows();
-        int cols = w.cols();
+    private void wide(PackedMatrix w, float[] x, float[] out, int t0, int nt) {
+        int rows = w.rows;
+        int cols = w.cols;
         int np = (nt + L - 1) / L * L;
         if (xt.length < cols * np) {
             xt = new float[cols * np];
@@ -125,16 +153,16 @@ final class Matmul {
             }
             int r0 = task * PANEL;
             if (L == 16) {
-                panel(kernel, w, xt, np, out, t0, nt, r0, Math.min(PANEL, rows - r0), panels[worker], sums[worker]);
+                panel(w, xt, np, out, t0, nt, r0, Math.min(PANEL, rows - r0), panels[worker], sums[worker]);
             } else {
-                panel8(kernel, w, xt, np, out, t0, nt, r0, Math.min(PANEL, rows - r0), panels[worker], sums[worker]);
+                panel8(w, xt, np, out, t0, nt, r0, Math.min(PANEL, rows - r0), panels[worker], sums[worker]);
             }
         });
     }
 
     /** The 4 × 4-tile path whatever n is: package-private so timings can set it beside the broadcast kernel. */
     void runBatched(Matrix w, float[] x, float[] out, int n) {
-        batched(RowKernel.of(w.type()), w, x, out, n);
+        batched(packed(w), x, out, n);
     }
 
     /**
@@ -161,17 +189,16 @@ final class Matmul {
     }
 
     /** Weight rows [r0, r0 + rt) against the np transposed token columns of xt. */
-    private static void panel(RowKernel kernel, Matrix w, float[] xt, int np, float[] out, int t0, int nt, int r0, int rt,
+    private static void panel(PackedMatrix w, float[] xt, int np, float[] out, int t0, int nt, int r0, int rt,
                               float[] tile, float[] acc) {
-        int rows = w.rows();
-        int cols = w.cols();
-        long rowBytes = w.rowBytes();
+        int rows = w.rows;
+        int cols = w.cols;
         int rp = (rt + MR - 1) / MR * MR; // rows padded to the register tile; padding rows decode as zeros
         java.util.Arrays.fill(acc, 0, rp * np, 0f);
         for (int k0 = 0; k0 < cols; k0 += KC) {
             int kc = Math.min(KC, cols - k0);
             for (int r = 0; r < rt; r++) {
-                kernel.dequantize(w.data(), (r0 + r) * rowBytes, k0, k0 + kc, tile, r * kc);
+                w.dequantize(r0 + r, k0, k0 + kc, tile, r * kc);
             }
             java.util.Arrays.fill(tile, rt * kc, rp * kc, 0f);
             int t = 0;
@@ -287,17 +314,16 @@ final class Matmul {
      * each 32-token block is taken in two halves; a partial last block (8, 16 or 24 tokens) ends with one
      * vector. Each half reads one 64-byte line of xt per column, which stays in L1 while all rows pass.
      */
-    private static void panel8(RowKernel kernel, Matrix w, float[] xt, int np, float[] out, int t0, int nt, int r0, int rt,
+    private static void panel8(PackedMatrix w, float[] xt, int np, float[] out, int t0, int nt, int r0, int rt,
                                float[] tile, float[] acc) {
-        int rows = w.rows();
-        int cols = w.cols();
-        long rowBytes = w.rowBytes();
+        int rows = w.rows;
+        int cols = w.cols;
         int rp = (rt + MR8 - 1) / MR8 * MR8; // padding rows decode as zeros
         java.util.Arrays.fill(acc, 0, rp * np, 0f);
         for (int k0 = 0; k0 < cols; k0 += KC) {
             int kc = Math.min(KC, cols - k0);
             for (int r = 0; r < rt; r++) {
-                kernel.dequantize(w.data(), (r0 + r) * rowBytes, k0, k0 + kc, tile, r * kc);
+                w.dequantize(r0 + r, k0, k0 + kc, tile, r * kc);
             }
             java.util.Arrays.fill(tile, rt * kc, rp * kc, 0f);
             for (int t = 0; t < np; t += BLOCK) {
@@ -430,17 +456,16 @@ final class Matmul {
         c3.intoArray(acc, a0 + 3 * as);
     }
 
-    private static void rowTile(RowKernel kernel, Matrix w, float[] x, float[] out, int n, int r0, int rt, float[] tile) {
-        int rows = w.rows();
-        int cols = w.cols();
-        long rowBytes = w.rowBytes();
+    private static void rowTile(PackedMatrix w, float[] x, float[] out, int n, int r0, int rt, float[] tile) {
+        int rows = w.rows;
+        int cols = w.cols;
         for (int t = 0; t < n; t++) {
             java.util.Arrays.fill(out, t * rows + r0, t * rows + r0 + rt, 0f);
         }
         for (int k0 = 0; k0 < cols; k0 += COL_TILE) {
             int kc = Math.min(COL_TILE, cols - k0);
             for (int r = 0; r < rt; r++) {
-                kernel.dequantize(w.data(), (r0 + r) * rowBytes, k0, k0 + kc, tile, r * kc);
+                w.dequantize(r0 + r, k0, k0 + kc, tile, r * kc);
             }
             int kv = kc - kc % L;
             int t = 0;

@@ -26,30 +26,20 @@ final class Q4_0Rows extends RowKernel {
 
     @Override
     float dot(MemorySegment w, long rowOffset, float[] x, int xOffset, int cols) {
-        float[] xSums = new float[cols / 32];
-        blockSums(x, xOffset, cols, xSums);
-        return dot(w, rowOffset, x, xOffset, cols, xSums);
-    }
-
-    @Override
-    boolean usesBlockSums() {
-        return Lanes.QUANT_VECTORS;
-    }
-
-    /**
-     * Σ_b d_b · Σ_j (q_j − 8) · x_j = Σ_b d_b · Σ_j q_j · x_j − 8 · Σ_b d_b · xSums[b]: the offset moves out of
-     * the vector loop into one scalar multiply-add per block, leaving one mask per nibble vector before its
-     * conversion to float.
-     */
-    @Override
-    float decodeDot(MemorySegment w, long rowOffset, float[] x, int cols, float[] xSums, float[] scratch) {
-        return dot(w, rowOffset, x, 0, cols, xSums);
-    }
-
-    private float dot(MemorySegment w, long rowOffset, float[] x, int xOffset, int cols, float[] xSums) {
         if (!Lanes.QUANT_VECTORS) {
             return scalarDot(w, rowOffset, x, xOffset, cols);
         }
+        float[] xSums = new float[cols / 32];
+        for (int b = 0; b < xSums.length; b++) {
+            float s = 0;
+            for (int c = xOffset + 32 * b, end = c + 32; c < end; c++) {
+                s += x[c];
+            }
+            xSums[b] = s;
+        }
+        // Σ_b d_b · Σ_j (q_j − 8) · x_j = Σ_b d_b · Σ_j q_j · x_j − 8 · Σ_b d_b · xSums[b]: the offset moves out of
+        // the vector loop into one scalar multiply-add per block, leaving one mask per nibble vector before its
+        // conversion to float. (Where the vector paths run, Matmul uses Q4_0PackedRows instead.)
         // One block per iteration: two made the method too large for C2 to inline its vector operations
         // (NodeCountInliningCutoff), and boxed vectors run ten times slower. Blocks alternate between two
         // accumulators (the swap) so that consecutive blocks do not wait on each other's FMA.

@@ -20,36 +20,28 @@ abstract class RowKernel {
     abstract float dot(MemorySegment w, long rowOffset, float[] x, int xOffset, int cols);
 
     /**
-     * The dot product of one row with the whole of x when decoding (one token row): what {@link Matmul} runs
-     * for every weight row. {@code xSums[b]} is the sum of x over columns [32b, 32b + 32) when
-     * {@link #usesBlockSums()}, else null; {@code scratch} is a per-worker buffer of {@link #SCRATCH} floats.
-     * By default the plain {@link #dot}; kernels that gain from either override it.
+     * The dot product of {@code cols} weights at byte {@code rowOffset} (a row, or a row's part of a panel of
+     * {@link PackedMatrix}) with {@code x[xOffset...]} when decoding (one token row): what {@link Matmul}
+     * runs for every weight row. {@code scratch} is a per-worker buffer of {@link #SCRATCH} floats. By
+     * default the plain {@link #dot}; kernels that gain from the scratch override it.
      */
-    float decodeDot(MemorySegment w, long rowOffset, float[] x, int cols, float[] xSums, float[] scratch) {
-        return dot(w, rowOffset, x, 0, cols);
+    float decodeDot(MemorySegment w, long rowOffset, float[] x, int xOffset, int cols, float[] scratch) {
+        return dot(w, rowOffset, x, xOffset, cols);
     }
 
-    /** {@code into[b] = Σ x[xOffset + c]} over the columns c of each 32-column block b of [0, cols) (the last may be partial). */
-    static void blockSums(float[] x, int xOffset, int cols, float[] into) {
-        for (int b = 0; b < (cols + 31) / 32; b++) {
-            float s = 0;
-            for (int c = 32 * b, end = Math.min(cols, c + 32); c < end; c++) {
-                s += x[xOffset + c];
-            }
-            into[b] = s;
-        }
-    }
-
-    /** Floats of per-worker scratch that {@link #decodeDot} may use. */
+    /** Floats of per-worker scratch that {@link #decodeDot} may use (at least a panel row's blocks). */
     static final int SCRATCH = 1024;
-
-    /** Whether {@link #decodeDot} needs the 32-column block sums of x (computed once per product, not per row). */
-    boolean usesBlockSums() {
-        return false;
-    }
 
     /** Decodes columns {@code [fromCol, toCol)}, both block-aligned, to {@code out[outOffset...]}. */
     abstract void dequantize(MemorySegment w, long rowOffset, int fromCol, int toCol, float[] out, int outOffset);
+
+    /**
+     * As above for a row of {@code rowCols} columns: layouts that keep a row's scales apart from its quants
+     * ({@link Q4_0PackedRows}) need the row's width to find them.
+     */
+    void dequantize(MemorySegment w, long rowOffset, int rowCols, int fromCol, int toCol, float[] out, int outOffset) {
+        dequantize(w, rowOffset, fromCol, toCol, out, outOffset);
+    }
 
     /** Value {@code i} of the block at {@code blockOffset}, decoded plainly: the path for vector widths the loops don't cover. */
     abstract float scalarValue(MemorySegment w, long blockOffset, int i);

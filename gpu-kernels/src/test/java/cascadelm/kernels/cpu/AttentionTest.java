@@ -118,6 +118,10 @@ class AttentionTest {
     @Test
     void largerPrefillChunkMatchesReference() {
         assertMatchesReference(Case.random(5, 100, 6, 2, 32, 1300), TWO, "nQ=100 over 1200 cached");
+        // The demo model's shape (6 query heads over 2 KV heads of 64): 15-row tasks, three 4-row groups of
+        // the transposed-key kernel and three single rows; 333 keys, not a multiple of the key vectors.
+        assertMatchesReference(Case.random(7, 45, 6, 2, 64, 333), TWO, "nQ=45 over 288 cached, heads 6/2 of 64");
+        assertMatchesReference(Case.random(8, 45, 6, 2, 64, 333), ONE, "the same on one thread");
     }
 
     @Test

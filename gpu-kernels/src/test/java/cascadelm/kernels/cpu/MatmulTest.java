@@ -90,6 +90,18 @@ class MatmulTest {
 
     @ParameterizedTest
     @EnumSource(TensorType.class)
+    void rowsLongerThanOnePanel(TensorType type) {
+        // Rows over PackedMatrix.PANEL_COLS are kept in column panels: two full panels and a partial one
+        // (1280 columns), through decoding, the small-batch tiles and the broadcast kernel; x off zero mean too.
+        int cols = 2 * PackedMatrix.PANEL_COLS + 1280;
+        check(type, 21, cols, 1, 1200 + type.ordinal());
+        check(type, 7, cols, 1, 1300 + type.ordinal(), 40f);
+        check(type, 11, cols, 3, 1400 + type.ordinal());
+        check(type, 13, cols, 40, 1500 + type.ordinal());
+    }
+
+    @ParameterizedTest
+    @EnumSource(TensorType.class)
     void smallBatchMatchesFloat64Reference(TensorType type) {
         check(type, 33, 512, 3, 300 + type.ordinal());
     }
