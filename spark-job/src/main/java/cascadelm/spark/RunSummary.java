@@ -20,7 +20,7 @@ import java.util.Map;
 record RunSummary(String runId, JobOptions options, JobSettings settings, DriverCheck.Result model,
                   long documentsQueued, long keysSkipped, int batches, int partitions, long documentsWithoutKey,
                   long questionsWithoutKey, long documentsDone, long tokensIn,
-                  long tokensOut, long errorRows, long elapsedMs, Map<String, Long> table, int arrowFiles,
+                  long tokensOut, long errorRows, long modelMs, long elapsedMs, Map<String, Long> table, int arrowFiles,
                   String sparkVersion) {
 
     static final String FILE = "_SUMMARY.json";
@@ -47,6 +47,8 @@ record RunSummary(String runId, JobOptions options, JobSettings settings, Driver
         run.put("tokens_out", tokensOut);
         run.put("error_rows", errorRows);
         run.put("seconds", elapsedMs / 1000.0);
+        // Summed over the executors' documents: on one machine, seconds − model_seconds is what Spark costs.
+        run.put("model_seconds", modelMs / 1000.0);
         double hours = elapsedMs / 3.6e6;
         run.put("documents_per_hour", hours > 0 ? Math.round(documentsDone / hours) : 0);
         run.put("tokens_per_second", elapsedMs > 0 ? Math.round((tokensIn + tokensOut) * 1000.0 / elapsedMs) : 0);

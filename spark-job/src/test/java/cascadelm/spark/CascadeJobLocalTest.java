@@ -4,6 +4,10 @@ import cascadelm.spark.core.ResultRow;
 import cascadelm.spark.io.ResultSchema;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import org.apache.spark.scheduler.AccumulableInfo;
+import org.apache.spark.scheduler.SparkListener;
+import org.apache.spark.scheduler.SparkListenerJobStart;
+import org.apache.spark.scheduler.SparkListenerStageCompleted;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
@@ -14,6 +18,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import scala.jdk.javaapi.CollectionConverters;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -64,9 +69,17 @@ class CascadeJobLocalTest {
     }
 
     @Test
-    void everyInputKeyYieldsExactlyOneRowAndParquetAndArrowHoldTheSameRows() throws IOException {
+    void everyInputKeyYieldsExactlyOneRowAndParquetAndArrowHoldTheSameRows() throws Exception {
         Path out = dir.resolve("out-main");
-        JobOutput.Run run = JobOutput.run(args(out, "--rows", "5"));
+        SparkUi ui = new SparkUi();
+        spark.sparkContext().addSparkListener(ui);
+        JobOutput.Run run;
+        try {
+            run = JobOutput.run(args(out, "--rows", "5"));
+            spark.sparkContext().listenerBus().waitUntilEmpty();
+        } finally {
+            spark.sparkContext().removeSparkListener(ui);
+        }
         assertEquals(0, run.exitCode(), run.err());
 
         Dataset<Row> table = spark.read().parquet(out.resolve("parquet").toString());
@@ -103,6 +116,16 @@ class CascadeJobLocalTest {
         assertEquals("4.2.0", summary.at("/versions/spark").asText());
         assertEquals("512", summary.at("/settings/cache-size").asText());
         assertTrue(run.out().contains("ferry.txt") && run.out().contains(out.resolve("arrow").toString()), run.out());
+
+        // What the Spark UI shows: the job's accumulators on its stages, and what each Spark job is doing.
+        assertEquals(7, ui.accumulator("cascade: documents done"));
+        assertEquals(summary.at("/this_run/tokens_in").asLong(), ui.accumulator("cascade: tokens in"));
+        assertEquals(rows.stream().filter(r -> r.status().equals(ResultRow.OK)).mapToLong(ResultRow::tokensOut).sum(),
+                ui.accumulator("cascade: tokens out"));
+        assertEquals(3, ui.accumulator("cascade: error rows"), "the documents' error rows (the question about no document is not one)");
+        assertTrue(ui.accumulator("cascade: model milliseconds") > 0);
+        assertTrue(ui.descriptions.stream().anyMatch(d -> d.startsWith("cascade: batch 1 of 1, 7 documents")), ui.descriptions.toString());
+        assertTrue(ui.descriptions.stream().allMatch(d -> d.startsWith("cascade: ")), ui.descriptions.toString());
 
         JobOutput.Run again = JobOutput.run(args(out));
         assertEquals(CascadeJob.EXIT_USAGE, again.exitCode(), "an existing output is neither overwritten nor duplicated");
@@ -223,6 +246,32 @@ class CascadeJobLocalTest {
         for (String key : cascadelm.spark.core.JobSettings.defaults().keySet()) assertTrue(help.out().contains("  " + key + " = "), key);
         assertTrue(help.out().contains("--resume") && help.out().contains("cache-size = " + cascadelm.model.cache.CacheSettings.DEFAULTS.get("cache-size")), help.out());
         assertNotEquals("", help.out());
+    }
+
+    /** Records what the Spark UI is built from: job descriptions, and the accumulators of completed stages. */
+    private static final class SparkUi extends SparkListener {
+        final List<String> descriptions = new java.util.concurrent.CopyOnWriteArrayList<>();
+        final Map<String, Long> accumulators = new java.util.concurrent.ConcurrentHashMap<>();
+
+        @Override
+        public void onJobStart(SparkListenerJobStart job) {
+            descriptions.add(String.valueOf(job.properties().getProperty("spark.job.description")));
+        }
+
+        @Override
+        public void onStageCompleted(SparkListenerStageCompleted stage) {
+            for (AccumulableInfo a : CollectionConverters.asJava(stage.stageInfo().accumulables()).values()) {
+                String name = a.name().getOrElse(() -> "");
+                // A stage reports each accumulator's total so far; the largest is the run's total.
+                if (name.startsWith("cascade: ")) accumulators.merge(name, ((Number) a.value().get()).longValue(), Math::max);
+            }
+        }
+
+        long accumulator(String name) {
+            Long v = accumulators.get(name);
+            if (v == null) throw new AssertionError("no accumulator '" + name + "' in the UI, only " + accumulators.keySet());
+            return v;
+        }
     }
 
     private static Set<Path> parquetFiles(Path out) throws IOException {
