@@ -32,11 +32,11 @@ for ((i = 1; i <= rounds; i++)); do
       "$root/bin/cascade-job" "$mode" "$docs" "$questions" "${settings[@]}" 2>/dev/null | tail -1)"
     read -r busy1 total1 < <(machine_cpu)
     [[ "$line" == *'"mode"'* ]] || { echo "spark-overhead: the $mode run failed (run it by hand to see why)" >&2; exit 1; }
-    w="$(field seconds "$line")"; c="$(field cpu_seconds "$line")"; m="$(field model_seconds "$line")"
+    w="$(field seconds "$line")"; c="$(field cpu_seconds "$line")"; m="$(field model_seconds "$line")"; b="$(field batch_seconds "$line")"
     others="$(awk -v b=$((busy1 - busy0)) -v t=$((total1 - total0)) -v c="$c" -v hz="$hz" \
       'BEGIN { o = (b / hz - c) / (t / hz); printf "%.0f %%", (o < 0 ? 0 : o) * 100 }')"
     wall[$mode]="$w"; cpu[$mode]="$c"
-    rows+=("| $i | $mode | $(field documents "$line") | $(field tokens "$line") | $w | $c | $m | $(awk -v w="$w" -v m="$m" 'BEGIN{printf "%.2f", w - m}') | $(field tokens_per_second "$line") | $(field documents_per_hour "$line") | $others |")
+    rows+=("| $i | $mode | $(field documents "$line") | $(field tokens "$line") | $w | $c | $m | $(awk -v w="$w" -v b="$b" 'BEGIN{printf "%.2f", w - b}') | $(awk -v b="$b" -v m="$m" 'BEGIN{printf "%.2f", b - m}') | $(field tokens_per_second "$line") | $(field documents_per_hour "$line") | $others |")
     echo "round $i $mode: wall ${w} s, CPU ${c} s, model ${m} s, others used ${others} of the CPU" >&2
   done
   wr="$(awk -v s="${wall[spark]}" -v d="${wall[direct]}" 'BEGIN{printf "%.3f", s / d}')"
@@ -57,11 +57,12 @@ result="$root/bench/results/spark-overhead-$(date -u +%Y-%m-%dT%H%MZ).md"
   echo "vector width $(grep -qw avx512f /proc/cpuinfo && echo 'AVX-512' || echo 'AVX2 or less'). Settings: ${settings[*]}."
   echo "direct = DocumentProcessor in a loop (the executor's work, no Spark); spark = the whole job in local mode."
   echo "Each row its own JVM, started as bin/cascade-job starts the job; wall from the start of main; CPU = the"
-  echo "process's user + system seconds (JVM start included); model = seconds documents held the model;"
-  echo "outside = wall − model; others = the share of the machine's CPU other processes used during the run."
+  echo "process's user + system seconds (JVM start included); model = seconds documents held the model; set-up"
+  echo "and output = wall − the document loop (direct) or the job's batches (spark); around model = batches − model;"
+  echo "others = the share of the machine's CPU other processes used during the run."
   echo
-  echo "| round | mode | documents | tokens | wall s | CPU s | model s | outside s | tokens/s | documents/hour | others |"
-  echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  echo "| round | mode | documents | tokens | wall s | CPU s | model s | set-up and output s | around model s | tokens/s | documents/hour | others |"
+  echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
   printf '%s\n' "${rows[@]}"
   echo
   echo "| round | wall spark/direct | overhead (wall) | CPU spark/direct | overhead (CPU) |"

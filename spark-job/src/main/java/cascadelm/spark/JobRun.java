@@ -123,6 +123,7 @@ final class JobRun {
         JavaPairRDD<String, WorkItem> shuffled = work.keyBy(w -> w.document().docId())
                 .partitionBy(new BalancedPartitioner(assignment, firstPartition[batchCount]));
 
+        long planned = System.nanoTime();
         LocalProgress.reset();
         // One commit per batch: what a killed run finished stays committed, and --resume skips it.
         try (ProgressDisplay progress = ProgressDisplay.start(spark, costs.size(), totalTokens, err)) {
@@ -145,6 +146,7 @@ final class JobRun {
             }
         }
 
+        long processed = System.nanoTime();
         Dataset<Row> committed = fs.exists(parquet) ? spark.read().parquet(parquet.toString()) : null;
         int arrowFiles = 0;
         if (options.formats.contains("arrow") && committed != null) {
@@ -153,11 +155,12 @@ final class JobRun {
         }
         sc.setJobDescription("cascade: counting the rows of " + parquet);
         Map<String, Long> table = committed == null ? Map.of() : tableCounts(committed);
-        long elapsedMs = (System.nanoTime() - start) / 1_000_000;
+        RunSummary.Timing timing = new RunSummary.Timing((planned - start) / 1_000_000, (processed - planned) / 1_000_000,
+                (System.nanoTime() - processed) / 1_000_000);
         return new RunSummary(runId, options, settings, model, costs.size(), done.size(), Math.max(1, batches.size()), maxPartitions,
                 documentsWithoutKey, questionsWithoutKey,
                 metrics.documents.value(), metrics.tokensIn.value(), metrics.tokensOut.value(), metrics.errors.value(), metrics.modelMillis.value(),
-                elapsedMs, table, arrowFiles, spark.version());
+                timing, table, arrowFiles, spark.version());
     }
 
     /** Partitions [from, to) of {@code rdd}, as an RDD of their own (the others are neither read nor computed). */

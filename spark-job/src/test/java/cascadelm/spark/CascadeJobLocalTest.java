@@ -113,6 +113,12 @@ class CascadeJobLocalTest {
         assertEquals(4, summary.at("/table/error").asLong());
         assertEquals(7, summary.at("/this_run/documents").asLong(), "every document, the unusable ones included");
         assertTrue(summary.at("/this_run/tokens_in").asLong() > 1000);
+        double seconds = summary.at("/this_run/seconds").asDouble(), inBatches = summary.at("/this_run/seconds_in_batches").asDouble();
+        assertEquals(seconds, summary.at("/this_run/seconds_planning").asDouble() + inBatches
+                + summary.at("/this_run/seconds_writing_output").asDouble(), 0.0015);
+        double model = summary.at("/this_run/model_seconds").asDouble();
+        // Documents take turns on the one model of this JVM, so their model time fits inside the batches.
+        assertTrue(model > 0 && model <= inBatches + 0.01, "model " + model + " s, batches " + inBatches + " s");
         assertEquals("4.2.0", summary.at("/versions/spark").asText());
         assertEquals("512", summary.at("/settings/cache-size").asText());
         assertTrue(run.out().contains("ferry.txt") && run.out().contains(out.resolve("arrow").toString()), run.out());
@@ -210,6 +216,41 @@ class CascadeJobLocalTest {
         assertEquals(List.of("a|qa|1", "b|qa|1", "c|qa|1"), rows.stream().map(JobOutput::key).toList());
         assertEquals(List.of("ok", "ok", "error"), rows.stream().map(ResultRow::status).toList());
         assertFalse(Files.exists(out.resolve("arrow")), "--format parquet writes no Arrow copy");
+    }
+
+    @Test
+    void readsAParquetCorpusWithTitlesJsonLinesQuestionsAndASingleTextFile() throws IOException {
+        StructType schema = new StructType().add("doc_id", "string").add("title", "string").add("text", "string").add("year", "int");
+        Path docs = dir.resolve("documents.parquet");
+        spark.createDataFrame(List.of(RowFactory.create("p1", "Dusk", "The keeper lit the lamp at dusk and waited.", 1901),
+                RowFactory.create("p2", null, "Mara counted the apple trees, forty in all.", 1902)), schema).write().parquet(docs.toString());
+        Path questions = Files.writeString(dir.resolve("parquet-questions.jsonl"), """
+                {"doc_id": "p1", "question_id": "who", "question": "Who lit the lamp?"}
+                {"doc_id": "p2", "question_id": "count", "question": "How many trees?"}
+                """);
+        Path out = dir.resolve("out-parquet-corpus");
+        JobOutput.Run run = JobOutput.run("--corpus", docs.toString(), "--questions", questions.toString(), "--output", out.toString(),
+                "--conf", "model=" + TestCorpus.MODEL, "--conf", "summary-max-tokens=4", "--conf", "document-prefix={title}\\n");
+        assertEquals(0, run.exitCode(), run.err());
+        List<ResultRow> rows = JobOutput.parquet(spark, out);
+        assertEquals(List.of("p1|qa|who", "p1|summary|", "p2|qa|count", "p2|summary|"), rows.stream().map(JobOutput::key).sorted().toList());
+        assertTrue(rows.stream().allMatch(ResultRow::ok), rows.toString());
+        // The title is read before the text: p1's rows count its tokens, p2 (no title) has none to count.
+        ResultRow withTitle = rows.stream().filter(r -> JobOutput.key(r).equals("p1|summary|")).findFirst().orElseThrow();
+        JobOutput.Run untitled = JobOutput.run("--corpus", docs.toString(), "--tasks", "summary", "--output", dir.resolve("out-untitled").toString(),
+                "--conf", "model=" + TestCorpus.MODEL, "--conf", "summary-max-tokens=4");
+        assertEquals(0, untitled.exitCode(), untitled.err());
+        ResultRow withoutTitle = JobOutput.parquet(spark, dir.resolve("out-untitled")).stream()
+                .filter(r -> r.docId().equals("p1")).findFirst().orElseThrow();
+        assertTrue(withTitle.tokensIn() > withoutTitle.tokensIn(), withTitle.tokensIn() + " vs " + withoutTitle.tokensIn());
+
+        Path single = corpus.docs.resolve("ferry.txt");
+        Path outSingle = dir.resolve("out-single");
+        JobOutput.Run one = JobOutput.run("--corpus", single.toString(), "--output", outSingle.toString(),
+                "--conf", "model=" + TestCorpus.MODEL, "--conf", "summary-max-tokens=4");
+        assertEquals(0, one.exitCode(), one.err());
+        assertEquals(List.of("ferry.txt|summary|"), JobOutput.parquet(spark, outSingle).stream().map(JobOutput::key).toList(),
+                "a single text file is a corpus of one, named by its file name");
     }
 
     @Test
