@@ -99,15 +99,22 @@ public final class CascadeJob implements Callable<Integer> {
         SparkSession existing = SparkSession.getDefaultSession().isDefined() ? SparkSession.getDefaultSession().get() : null;
         SparkConf sparkConf = existing != null ? existing.sparkContext().getConf() : new SparkConf();
         JobSettings settings = settings(sparkConf);
-        DriverCheck.Result model = DriverCheck.check(settings);
+        // A model shipped with spark-submit --files reaches the driver's SparkFiles folder only once the session
+        // is up; any other model is checked first, so that a wrong path costs no Spark start.
+        boolean shipped = existing == null && sparkConf.contains("spark.files")
+                && !Files.isRegularFile(ProcessPartition.modelFile(settings.modelPath()));
+        DriverCheck.Result model = shipped ? null : DriverCheck.check(settings);
 
         SparkSession spark = existing != null ? existing : newSession(sparkConf);
         try {
+            if (model == null) model = DriverCheck.check(settings);
             prepareOutput(spark);
             summary = new JobRun(spark, options, settings, model, spec.commandLine().getErr()).run();
             summary.write(spark.sparkContext().hadoopConfiguration());
             report(spark, summary);
         } finally {
+            // A joined session (a notebook) goes on running other jobs: they are not this job's.
+            spark.sparkContext().setJobDescription(null);
             if (existing == null) spark.stop();
         }
         return 0;
@@ -208,6 +215,7 @@ public final class CascadeJob implements Callable<Integer> {
     private void report(SparkSession spark, RunSummary s) {
         PrintWriter out = spec.commandLine().getOut();
         if (options.printRows > 0 && s.table().getOrDefault("rows", 0L) > 0) {
+            spark.sparkContext().setJobDescription("cascade: the first result rows, to print");
             Dataset<Row> rows = spark.read().parquet(new Path(options.output, JobRun.PARQUET).toString())
                     .select(col("doc_id"), col("task"), col("question_id"), col("status"), col("tokens_in"),
                             col("tokens_out"), col("text"), col("error"))

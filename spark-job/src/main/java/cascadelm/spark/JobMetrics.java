@@ -20,20 +20,23 @@ final class JobMetrics implements ProcessingListener, Serializable {
     final LongAccumulator tokensIn;
     final LongAccumulator tokensOut;
     final LongAccumulator errors;
+    final LongAccumulator modelMillis;
 
     JobMetrics(SparkContext sc) {
         documents = sc.longAccumulator("cascade: documents done");
         tokensIn = sc.longAccumulator("cascade: tokens in");
         tokensOut = sc.longAccumulator("cascade: tokens out");
         errors = sc.longAccumulator("cascade: error rows");
+        modelMillis = sc.longAccumulator("cascade: model milliseconds");
     }
 
     @Override
-    public void documentDone(long in, long out, int errorRows) {
+    public void documentDone(long in, long out, int errorRows, long modelNanos) {
         documents.add(1);
         tokensIn.add(in);
         tokensOut.add(out);
         errors.add(errorRows);
+        modelMillis.add(modelNanos / 1_000_000);
         LocalProgress.DOCUMENTS.incrementAndGet();
         LocalProgress.TOKENS.addAndGet(in + out);
     }

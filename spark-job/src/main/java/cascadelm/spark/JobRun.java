@@ -2,7 +2,9 @@ package cascadelm.spark;
 
 import cascadelm.spark.core.CommitBatches;
 import cascadelm.spark.core.Document;
+import cascadelm.spark.core.InputGroup;
 import cascadelm.spark.core.JobSettings;
+import cascadelm.spark.core.Question;
 import cascadelm.spark.core.ResultKey;
 import cascadelm.spark.core.ResultRow;
 import cascadelm.spark.core.TaskSpec;
@@ -23,10 +25,8 @@ import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SaveMode;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.storage.StorageLevel;
-import scala.Tuple2;
 
 import java.io.IOException;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -34,9 +34,7 @@ import java.util.Map;
 import java.util.Set;
 
 import static org.apache.spark.sql.functions.col;
-import static org.apache.spark.sql.functions.collect_list;
 import static org.apache.spark.sql.functions.count;
-import static org.apache.spark.sql.functions.struct;
 import static org.apache.spark.sql.functions.when;
 
 /**
@@ -71,47 +69,41 @@ final class JobRun {
         Path parquet = new Path(output, PARQUET);
         String runId = Long.toString(System.currentTimeMillis(), 36);
 
-        Set<ResultKey> done = options.resume ? committedKeys(parquet, fs) : Set.of();
+        Set<ResultKey> done = options.resume ? committedKeys(sc, parquet, fs) : Set.of();
         Broadcast<Set<ResultKey>> doneKeys = sc.broadcast(done);
         boolean summaries = options.tasks.contains(TaskSpec.SUMMARY);
         boolean questions = options.tasks.contains(TaskSpec.QA) && options.questions != null;
 
+        // Documents and questions meet in one shuffle (a cogroup by doc_id, null keys included) that sorts out
+        // duplicates, orphans and keyless rows, and one Spark job collects what the driver needs to plan.
         sc.setJobDescription("cascade: reading the corpus");
-        Dataset<Row> corpus = CorpusReader.documents(spark, options.corpus);
-        long documentsWithoutKey = CorpusReader.isTable(spark, options.corpus) ? InputKeys.documentsWithoutKey(corpus) : 0;
-        Dataset<Row> docs = InputKeys.uniqueDocuments(corpus);
-        Dataset<Row> grouped = null;
-        Dataset<Row> orphans = null;
-        long questionsWithoutKey = 0;
-        if (questions) {
-            Dataset<Row> all = CorpusReader.questions(spark, options.questions);
-            questionsWithoutKey = InputKeys.questionsWithoutKey(all);
-            Dataset<Row> qs = InputKeys.uniqueQuestions(all);
-            grouped = qs.groupBy("doc_id").agg(collect_list(struct(col("question_id"), col("question"), col("problem"))).as("questions"));
-            orphans = qs.join(docs.select("doc_id"), new String[]{"doc_id"}, "left_anti");
-        }
-        warnKeyless(documentsWithoutKey, "corpus rows have no doc_id (or are not readable: JSON or UTF-8 broken)");
-        warnKeyless(questionsWithoutKey, "question rows have no doc_id or no question_id (or are not readable)");
-        Dataset<Row> joined = grouped == null ? docs : docs.join(grouped, new String[]{"doc_id"}, "left_outer");
-
-        JavaRDD<WorkItem> work = joined.javaRDD()
-                .map(r -> workItem(r, summaries, doneKeys.value()))
-                .filter(w -> !w.tasks().isEmpty())
+        JavaRDD<Document> documents = CorpusReader.documents(spark, options.corpus).javaRDD()
+                .map(r -> new Document(r.getAs("doc_id"), r.getAs("title"), r.getAs("text"), r.getAs("problem")));
+        JavaRDD<Question> questionRows = questions
+                ? CorpusReader.questions(spark, options.questions).javaRDD()
+                        .map(r -> new Question(r.getAs("doc_id"), r.getAs("question_id"), r.getAs("question")))
+                : sc.emptyRDD();
+        JavaRDD<InputGroup> groups = documents.keyBy(Document::docId).cogroup(questionRows.keyBy(Question::docId))
+                .map(g -> InputGroup.of(g._1(), g._2()._1(), g._2()._2(), summaries, doneKeys.value()))
                 .persist(StorageLevel.MEMORY_AND_DISK_SER());
         JobSettings s = settings;   // a local, so that the closure does not capture this JobRun
-        List<TokenBalancer.Cost> costs = work.map(w -> new TokenBalancer.Cost(w.document().docId(), w.estimatedTokens(s))).collect();
+        List<Tally> tallies = groups.filter(g -> g.work() != null || g.keylessDocuments() + g.keylessQuestions() > 0)
+                .map(g -> new Tally(g.work() == null ? null : new TokenBalancer.Cost(g.work().document().docId(), g.work().estimatedTokens(s)),
+                        g.keylessDocuments(), g.keylessQuestions()))
+                .collect();
+        List<TokenBalancer.Cost> costs = tallies.stream().map(Tally::cost).filter(java.util.Objects::nonNull).toList();
+        long documentsWithoutKey = tallies.stream().mapToLong(Tally::keylessDocuments).sum();
+        long questionsWithoutKey = tallies.stream().mapToLong(Tally::keylessQuestions).sum();
+        warnKeyless(documentsWithoutKey, "corpus rows have no doc_id (or are not readable: JSON or UTF-8 broken)");
+        warnKeyless(questionsWithoutKey, "question rows have no doc_id or no question_id (or are not readable)");
         long totalTokens = costs.stream().mapToLong(TokenBalancer.Cost::tokens).sum();
         List<List<TokenBalancer.Cost>> batches = CommitBatches.split(costs, options.batch, sc.defaultParallelism());
 
         JobMetrics metrics = new JobMetrics(spark.sparkContext());
-        JavaRDD<ResultRow> orphanRows = null;
-        if (orphans != null) {
-            String backend = model.backend(), modelName = model.modelName(), cache = model.cacheDescription();
-            orphanRows = orphans.javaRDD()
-                    .map(r -> ResultRow.error(new ResultKey(r.getAs("doc_id"), TaskSpec.QA, r.getAs("question_id")),
-                            backend, modelName, cache, "no document with this doc_id in the corpus"))
-                    .filter(r -> !doneKeys.value().contains(r.key()));
-        }
+        String backend = model.backend(), modelName = model.modelName(), cache = model.cacheDescription();
+        JavaRDD<ResultRow> orphanRows = groups.flatMap(g -> g.orphans().iterator())
+                .map(k -> ResultRow.error(k, backend, modelName, cache, "no document with this doc_id in the corpus"));
+        JavaRDD<WorkItem> work = groups.filter(g -> g.work() != null).map(InputGroup::work);
 
         // Every batch gets its own range of partitions of one shuffle, balanced by tokens within the batch: the
         // corpus is shuffled once, and each batch's job reads only its own partitions.
@@ -131,15 +123,16 @@ final class JobRun {
         JavaPairRDD<String, WorkItem> shuffled = work.keyBy(w -> w.document().docId())
                 .partitionBy(new BalancedPartitioner(assignment, firstPartition[batchCount]));
 
+        long planned = System.nanoTime();
         LocalProgress.reset();
         // One commit per batch: what a killed run finished stays committed, and --resume skips it.
-        try (ProgressDisplay progress = ProgressDisplay.start(spark, costs.size(), totalTokens)) {
+        try (ProgressDisplay progress = ProgressDisplay.start(spark, costs.size(), totalTokens, err)) {
             for (int b = 0; b < batchCount; b++) {
                 List<TokenBalancer.Cost> batch = b < batches.size() ? batches.get(b) : List.of();
                 JavaRDD<ResultRow> results = partitions(shuffled, firstPartition[b], firstPartition[b + 1])
                         .values()
                         .mapPartitions(new ProcessPartition(settings, metrics));
-                if (b == 0 && orphanRows != null) results = results.union(orphanRows);
+                if (b == 0) results = results.union(orphanRows);
                 sc.setJobDescription(String.format("cascade: batch %d of %d, %d documents, ~%d tokens, %d partitions → %s",
                         b + 1, batchCount, batch.size(), batch.stream().mapToLong(TokenBalancer.Cost::tokens).sum(),
                         firstPartition[b + 1] - firstPartition[b], parquet));
@@ -149,42 +142,25 @@ final class JobRun {
                         .partitionBy("task")
                         .parquet(parquet.toString());
                 // The first batch ran the shuffle's map side; later batches read its files, not the corpus.
-                if (b == 0) work.unpersist(false);
+                if (b == 0) groups.unpersist(false);
             }
         }
 
+        long processed = System.nanoTime();
         Dataset<Row> committed = fs.exists(parquet) ? spark.read().parquet(parquet.toString()) : null;
         int arrowFiles = 0;
         if (options.formats.contains("arrow") && committed != null) {
             sc.setJobDescription("cascade: Arrow copy of " + parquet);
             arrowFiles = ArrowOutput.write(committed, output, runId, hadoop);
         }
+        sc.setJobDescription("cascade: counting the rows of " + parquet);
         Map<String, Long> table = committed == null ? Map.of() : tableCounts(committed);
-        long elapsedMs = (System.nanoTime() - start) / 1_000_000;
+        RunSummary.Timing timing = new RunSummary.Timing((planned - start) / 1_000_000, (processed - planned) / 1_000_000,
+                (System.nanoTime() - processed) / 1_000_000);
         return new RunSummary(runId, options, settings, model, costs.size(), done.size(), Math.max(1, batches.size()), maxPartitions,
                 documentsWithoutKey, questionsWithoutKey,
-                metrics.documents.value(), metrics.tokensIn.value(), metrics.tokensOut.value(), metrics.errors.value(),
-                elapsedMs, table, arrowFiles, spark.version());
-    }
-
-    private static WorkItem workItem(Row r, boolean summaries, Set<ResultKey> done) {
-        String docId = r.getAs("doc_id");
-        Document doc = new Document(docId, r.getAs("title"), r.getAs("text"), r.getAs("problem"));
-        List<TaskSpec> tasks = new ArrayList<>();
-        if (summaries) tasks.add(TaskSpec.summary());
-        if (hasField(r, "questions") && !r.isNullAt(r.fieldIndex("questions"))) {
-            List<Row> qs = r.getList(r.fieldIndex("questions"));
-            // Sorted so that a document's rows come out in the same order every run.
-            List<Row> sorted = new ArrayList<>(qs);
-            sorted.sort(java.util.Comparator.comparing(q -> q.<String>getAs("question_id")));
-            for (Row q : sorted) {
-                String problem = q.getAs("problem");
-                tasks.add(problem != null ? TaskSpec.unanswerable(q.getAs("question_id"), problem)
-                        : TaskSpec.question(q.getAs("question_id"), q.getAs("question")));
-            }
-        }
-        tasks.removeIf(t -> done.contains(t.key(docId)));
-        return new WorkItem(doc, tasks);
+                metrics.documents.value(), metrics.tokensIn.value(), metrics.tokensOut.value(), metrics.errors.value(), metrics.modelMillis.value(),
+                timing, table, arrowFiles, spark.version());
     }
 
     /** Partitions [from, to) of {@code rdd}, as an RDD of their own (the others are neither read nor computed). */
@@ -194,18 +170,19 @@ final class JobRun {
         return JavaPairRDD.fromRDD(PartitionPruningRDD.create(rdd.rdd(), keep), rdd.kClassTag(), rdd.vClassTag());
     }
 
+    /** What the driver learns of one input group: its cost when it has work, and the rows it had without a key. */
+    private record Tally(TokenBalancer.Cost cost, long keylessDocuments, long keylessQuestions) implements java.io.Serializable {
+    }
+
     /** Rows without a key cannot give a row; the run says how many there were, here and in _SUMMARY.json. */
     private void warnKeyless(long rows, String what) {
         if (rows > 0) err.println("cascade-job: warning: " + rows + " " + what + " and are not processed (see _SUMMARY.json, input)");
     }
 
-    private static boolean hasField(Row r, String name) {
-        return List.of(r.schema().fieldNames()).contains(name);
-    }
-
     /** The keys an earlier run committed; they are neither redone nor written again. */
-    private Set<ResultKey> committedKeys(Path parquet, FileSystem fs) throws IOException {
+    private Set<ResultKey> committedKeys(JavaSparkContext sc, Path parquet, FileSystem fs) throws IOException {
         if (!fs.exists(parquet)) return Set.of();
+        sc.setJobDescription("cascade: reading the keys already in " + parquet);
         Set<ResultKey> keys = new HashSet<>();
         for (Row r : spark.read().parquet(parquet.toString()).select("doc_id", "task", "question_id").collectAsList()) {
             keys.add(new ResultKey(r.getString(0), r.getString(1), r.getString(2)));

@@ -7,6 +7,7 @@ import me.tongfei.progressbar.ProgressBarStyle;
 import org.apache.spark.sql.SparkSession;
 
 import java.io.Console;
+import java.io.PrintWriter;
 import java.time.Duration;
 import java.util.Locale;
 
@@ -24,12 +25,24 @@ final class ProgressDisplay implements AutoCloseable {
         this.bar = bar;
     }
 
-    static ProgressDisplay start(SparkSession spark, long documents, long estimatedTokens) {
-        if (!spark.sparkContext().isLocal() || documents == 0 || Boolean.getBoolean("cascadelm.quiet")) {
+    /** A plain progress line this often when stderr is not a terminal (a pipe, a log file). */
+    static final Duration LINE_INTERVAL = Duration.ofSeconds(10);
+
+    static ProgressDisplay start(SparkSession spark, long documents, long estimatedTokens, PrintWriter err) {
+        Console console = System.console();
+        return start(spark.sparkContext().isLocal(), documents, estimatedTokens, err, LINE_INTERVAL,
+                console != null && console.isTerminal());
+    }
+
+    /**
+     * @param local    whether the tasks run in this JVM (only then do {@link LocalProgress}'s counters move)
+     * @param terminal a bar on the console's stderr; otherwise a line on {@code err} every {@code lineInterval}
+     */
+    static ProgressDisplay start(boolean local, long documents, long estimatedTokens, PrintWriter err, Duration lineInterval,
+                                 boolean terminal) {
+        if (!local || documents == 0 || Boolean.getBoolean("cascadelm.quiet")) {
             return new ProgressDisplay(null, null);
         }
-        Console console = System.console();
-        boolean terminal = console != null && console.isTerminal();
         ProgressBar bar = terminal ? new ProgressBarBuilder().setTaskName("documents").setInitialMax(documents)
                 .setStyle(ProgressBarStyle.ASCII).setUpdateIntervalMillis(500).setUnit(" docs", 1).showSpeed()
                 .setConsumer(new ConsoleProgressBarConsumer(System.err)).build() : null;
@@ -44,10 +57,11 @@ final class ProgressDisplay implements AutoCloseable {
                 if (bar != null) {
                     bar.stepTo(done);
                     bar.setExtraMessage(String.format(Locale.ROOT, " %.0f tok/s", rate));
-                } else if (System.nanoTime() - lastLine > 10_000_000_000L) {
+                } else if (System.nanoTime() - lastLine > lineInterval.toNanos()) {
                     lastLine = System.nanoTime();
                     String eta = done == 0 ? "?" : Duration.ofSeconds((long) (seconds / done * (documents - done))).toString().substring(2).toLowerCase(Locale.ROOT);
-                    System.err.printf(Locale.ROOT, "cascade-job: %d/%d documents, %.0f tokens/s, ETA %s%n", done, documents, rate, eta);
+                    err.printf(Locale.ROOT, "cascade-job: %d/%d documents, %.0f tokens/s, ETA %s%n", done, documents, rate, eta);
+                    err.flush();
                 }
                 try {
                     Thread.sleep(500);

@@ -20,10 +20,21 @@ import java.util.Map;
 record RunSummary(String runId, JobOptions options, JobSettings settings, DriverCheck.Result model,
                   long documentsQueued, long keysSkipped, int batches, int partitions, long documentsWithoutKey,
                   long questionsWithoutKey, long documentsDone, long tokensIn,
-                  long tokensOut, long errorRows, long elapsedMs, Map<String, Long> table, int arrowFiles,
+                  long tokensOut, long errorRows, long modelMs, Timing timing, Map<String, Long> table, int arrowFiles,
                   String sparkVersion) {
 
     static final String FILE = "_SUMMARY.json";
+
+    /**
+     * Where a run's time went, in milliseconds: reading and planning (up to the first batch), the batches
+     * (the documents through the model, and their Parquet commits), and the output after them (the Arrow
+     * copy, the row counts).
+     */
+    record Timing(long planMs, long batchesMs, long outputMs) {
+        long totalMs() {
+            return planMs + batchesMs + outputMs;
+        }
+    }
 
     Map<String, Object> asJson() {
         Map<String, Object> m = new LinkedHashMap<>();
@@ -46,7 +57,13 @@ record RunSummary(String runId, JobOptions options, JobSettings settings, Driver
         run.put("tokens_in", tokensIn);
         run.put("tokens_out", tokensOut);
         run.put("error_rows", errorRows);
+        long elapsedMs = timing.totalMs();
         run.put("seconds", elapsedMs / 1000.0);
+        run.put("seconds_planning", timing.planMs() / 1000.0);
+        run.put("seconds_in_batches", timing.batchesMs() / 1000.0);
+        run.put("seconds_writing_output", timing.outputMs() / 1000.0);
+        // Summed over the executors' documents: on one machine, seconds − model_seconds is what Spark costs.
+        run.put("model_seconds", modelMs / 1000.0);
         double hours = elapsedMs / 3.6e6;
         run.put("documents_per_hour", hours > 0 ? Math.round(documentsDone / hours) : 0);
         run.put("tokens_per_second", elapsedMs > 0 ? Math.round((tokensIn + tokensOut) * 1000.0 / elapsedMs) : 0);

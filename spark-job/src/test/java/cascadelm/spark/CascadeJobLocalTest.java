@@ -4,6 +4,10 @@ import cascadelm.spark.core.ResultRow;
 import cascadelm.spark.io.ResultSchema;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import org.apache.spark.scheduler.AccumulableInfo;
+import org.apache.spark.scheduler.SparkListener;
+import org.apache.spark.scheduler.SparkListenerJobStart;
+import org.apache.spark.scheduler.SparkListenerStageCompleted;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
@@ -14,6 +18,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import scala.jdk.javaapi.CollectionConverters;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -64,9 +69,17 @@ class CascadeJobLocalTest {
     }
 
     @Test
-    void everyInputKeyYieldsExactlyOneRowAndParquetAndArrowHoldTheSameRows() throws IOException {
+    void everyInputKeyYieldsExactlyOneRowAndParquetAndArrowHoldTheSameRows() throws Exception {
         Path out = dir.resolve("out-main");
-        JobOutput.Run run = JobOutput.run(args(out, "--rows", "5"));
+        SparkUi ui = new SparkUi();
+        spark.sparkContext().addSparkListener(ui);
+        JobOutput.Run run;
+        try {
+            run = JobOutput.run(args(out, "--rows", "5"));
+            spark.sparkContext().listenerBus().waitUntilEmpty();
+        } finally {
+            spark.sparkContext().removeSparkListener(ui);
+        }
         assertEquals(0, run.exitCode(), run.err());
 
         Dataset<Row> table = spark.read().parquet(out.resolve("parquet").toString());
@@ -100,9 +113,25 @@ class CascadeJobLocalTest {
         assertEquals(4, summary.at("/table/error").asLong());
         assertEquals(7, summary.at("/this_run/documents").asLong(), "every document, the unusable ones included");
         assertTrue(summary.at("/this_run/tokens_in").asLong() > 1000);
+        double seconds = summary.at("/this_run/seconds").asDouble(), inBatches = summary.at("/this_run/seconds_in_batches").asDouble();
+        assertEquals(seconds, summary.at("/this_run/seconds_planning").asDouble() + inBatches
+                + summary.at("/this_run/seconds_writing_output").asDouble(), 0.0015);
+        double model = summary.at("/this_run/model_seconds").asDouble();
+        // Documents take turns on the one model of this JVM, so their model time fits inside the batches.
+        assertTrue(model > 0 && model <= inBatches + 0.01, "model " + model + " s, batches " + inBatches + " s");
         assertEquals("4.2.0", summary.at("/versions/spark").asText());
         assertEquals("512", summary.at("/settings/cache-size").asText());
         assertTrue(run.out().contains("ferry.txt") && run.out().contains(out.resolve("arrow").toString()), run.out());
+
+        // What the Spark UI shows: the job's accumulators on its stages, and what each Spark job is doing.
+        assertEquals(7, ui.accumulator("cascade: documents done"));
+        assertEquals(summary.at("/this_run/tokens_in").asLong(), ui.accumulator("cascade: tokens in"));
+        assertEquals(rows.stream().filter(r -> r.status().equals(ResultRow.OK)).mapToLong(ResultRow::tokensOut).sum(),
+                ui.accumulator("cascade: tokens out"));
+        assertEquals(3, ui.accumulator("cascade: error rows"), "the documents' error rows (the question about no document is not one)");
+        assertTrue(ui.accumulator("cascade: model milliseconds") > 0);
+        assertTrue(ui.descriptions.stream().anyMatch(d -> d.startsWith("cascade: batch 1 of 1, 7 documents")), ui.descriptions.toString());
+        assertTrue(ui.descriptions.stream().allMatch(d -> d.startsWith("cascade: ")), ui.descriptions.toString());
 
         JobOutput.Run again = JobOutput.run(args(out));
         assertEquals(CascadeJob.EXIT_USAGE, again.exitCode(), "an existing output is neither overwritten nor duplicated");
@@ -190,6 +219,41 @@ class CascadeJobLocalTest {
     }
 
     @Test
+    void readsAParquetCorpusWithTitlesJsonLinesQuestionsAndASingleTextFile() throws IOException {
+        StructType schema = new StructType().add("doc_id", "string").add("title", "string").add("text", "string").add("year", "int");
+        Path docs = dir.resolve("documents.parquet");
+        spark.createDataFrame(List.of(RowFactory.create("p1", "Dusk", "The keeper lit the lamp at dusk and waited.", 1901),
+                RowFactory.create("p2", null, "Mara counted the apple trees, forty in all.", 1902)), schema).write().parquet(docs.toString());
+        Path questions = Files.writeString(dir.resolve("parquet-questions.jsonl"), """
+                {"doc_id": "p1", "question_id": "who", "question": "Who lit the lamp?"}
+                {"doc_id": "p2", "question_id": "count", "question": "How many trees?"}
+                """);
+        Path out = dir.resolve("out-parquet-corpus");
+        JobOutput.Run run = JobOutput.run("--corpus", docs.toString(), "--questions", questions.toString(), "--output", out.toString(),
+                "--conf", "model=" + TestCorpus.MODEL, "--conf", "summary-max-tokens=4", "--conf", "document-prefix={title}\\n");
+        assertEquals(0, run.exitCode(), run.err());
+        List<ResultRow> rows = JobOutput.parquet(spark, out);
+        assertEquals(List.of("p1|qa|who", "p1|summary|", "p2|qa|count", "p2|summary|"), rows.stream().map(JobOutput::key).sorted().toList());
+        assertTrue(rows.stream().allMatch(ResultRow::ok), rows.toString());
+        // The title is read before the text: p1's rows count its tokens, p2 (no title) has none to count.
+        ResultRow withTitle = rows.stream().filter(r -> JobOutput.key(r).equals("p1|summary|")).findFirst().orElseThrow();
+        JobOutput.Run untitled = JobOutput.run("--corpus", docs.toString(), "--tasks", "summary", "--output", dir.resolve("out-untitled").toString(),
+                "--conf", "model=" + TestCorpus.MODEL, "--conf", "summary-max-tokens=4");
+        assertEquals(0, untitled.exitCode(), untitled.err());
+        ResultRow withoutTitle = JobOutput.parquet(spark, dir.resolve("out-untitled")).stream()
+                .filter(r -> r.docId().equals("p1")).findFirst().orElseThrow();
+        assertTrue(withTitle.tokensIn() > withoutTitle.tokensIn(), withTitle.tokensIn() + " vs " + withoutTitle.tokensIn());
+
+        Path single = corpus.docs.resolve("ferry.txt");
+        Path outSingle = dir.resolve("out-single");
+        JobOutput.Run one = JobOutput.run("--corpus", single.toString(), "--output", outSingle.toString(),
+                "--conf", "model=" + TestCorpus.MODEL, "--conf", "summary-max-tokens=4");
+        assertEquals(0, one.exitCode(), one.err());
+        assertEquals(List.of("ferry.txt|summary|"), JobOutput.parquet(spark, outSingle).stream().map(JobOutput::key).toList(),
+                "a single text file is a corpus of one, named by its file name");
+    }
+
+    @Test
     void failsFastWithOneLineBeforeAnyWork() {
         Path out = dir.resolve("out-fail");
         JobOutput.Run noModel = JobOutput.run("--corpus", corpus.docs.toString(), "--output", out.toString(),
@@ -223,6 +287,32 @@ class CascadeJobLocalTest {
         for (String key : cascadelm.spark.core.JobSettings.defaults().keySet()) assertTrue(help.out().contains("  " + key + " = "), key);
         assertTrue(help.out().contains("--resume") && help.out().contains("cache-size = " + cascadelm.model.cache.CacheSettings.DEFAULTS.get("cache-size")), help.out());
         assertNotEquals("", help.out());
+    }
+
+    /** Records what the Spark UI is built from: job descriptions, and the accumulators of completed stages. */
+    private static final class SparkUi extends SparkListener {
+        final List<String> descriptions = new java.util.concurrent.CopyOnWriteArrayList<>();
+        final Map<String, Long> accumulators = new java.util.concurrent.ConcurrentHashMap<>();
+
+        @Override
+        public void onJobStart(SparkListenerJobStart job) {
+            descriptions.add(String.valueOf(job.properties().getProperty("spark.job.description")));
+        }
+
+        @Override
+        public void onStageCompleted(SparkListenerStageCompleted stage) {
+            for (AccumulableInfo a : CollectionConverters.asJava(stage.stageInfo().accumulables()).values()) {
+                String name = a.name().getOrElse(() -> "");
+                // A stage reports each accumulator's total so far; the largest is the run's total.
+                if (name.startsWith("cascade: ")) accumulators.merge(name, ((Number) a.value().get()).longValue(), Math::max);
+            }
+        }
+
+        long accumulator(String name) {
+            Long v = accumulators.get(name);
+            if (v == null) throw new AssertionError("no accumulator '" + name + "' in the UI, only " + accumulators.keySet());
+            return v;
+        }
     }
 
     private static Set<Path> parquetFiles(Path out) throws IOException {

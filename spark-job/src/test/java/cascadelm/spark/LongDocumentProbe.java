@@ -33,7 +33,7 @@ public final class LongDocumentProbe {
         ResultRow row;
         long t0 = System.nanoTime();
         try (HeapSampler sampler = new HeapSampler(1000, read::get)) {
-            DocumentProcessor processor = new DocumentProcessor(model, settings, (in, out, errors) -> read.set(in));
+            DocumentProcessor processor = new DocumentProcessor(model, settings, (in, out, errors, nanos) -> read.set(in));
             row = processor.process(Document.of("long", text), List.of(TaskSpec.summary())).getFirst();
             sampler.write(Path.of(args[1]));
         }

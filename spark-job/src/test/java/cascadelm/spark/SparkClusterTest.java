@@ -25,6 +25,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.jar.JarEntry;
@@ -66,15 +67,25 @@ class SparkClusterTest {
         int port = freePort();
         masterUi = freePort();
         masterUrl = "spark://127.0.0.1:" + port;
-        cluster.add(start("master", "-Xmx384m", "org.apache.spark.deploy.master.Master",
+        cluster.add(start("master", "-Xmx384m", Map.of(), "org.apache.spark.deploy.master.Master",
                 "--host", "127.0.0.1", "--port", Integer.toString(port), "--webui-port", Integer.toString(masterUi)));
         for (int i = 1; i <= 2; i++) {
-            cluster.add(start("worker" + i, "-Xmx256m", "org.apache.spark.deploy.worker.Worker",
+            // Each worker has one "GPU", found by conf/gpu-discovery.sh through an nvidia-smi that names it.
+            Path bin = Files.createDirectories(dir.resolve("gpu" + i));
+            Path smi = Files.writeString(bin.resolve("nvidia-smi"), "#!/bin/sh\necho " + GPU[i - 1] + "\n");
+            assertTrue(smi.toFile().setExecutable(true));
+            cluster.add(start("worker" + i, "-Xmx256m", Map.of("PATH", bin + File.pathSeparator + System.getenv("PATH")),
+                    "-Dspark.worker.resource.gpu.amount=1", "-Dspark.worker.resource.gpu.discoveryScript=" + DISCOVERY,
+                    "org.apache.spark.deploy.worker.Worker",
                     "--host", "127.0.0.1", "--cores", "1", "--memory", "1g", "--webui-port", Integer.toString(freePort()),
                     "--work-dir", dir.resolve("work" + i).toString(), masterUrl));
         }
         awaitAliveWorkers(2);
     }
+
+    /** The discovery script users are told to use; the workers' GPU ordinals, out of any real machine's range. */
+    private static final Path DISCOVERY = Path.of("../conf/gpu-discovery.sh").toAbsolutePath().normalize();
+    private static final int[] GPU = {11, 13};
 
     @AfterAll
     static void stopCluster() {
@@ -110,9 +121,15 @@ class SparkClusterTest {
     void theJobRunsOnTwoExecutorsThroughSparkSubmit() throws Exception {
         TestCorpus corpus = TestCorpus.write(dir.resolve("corpus"));
         Path out = dir.resolve("out");
-        List<String> submit = submit("--corpus", corpus.docs.toString(), "--questions", corpus.questions.toString(),
+        // The model as users ship it: spark-submit --files, named by its file name alone. Each executor asks
+        // for one GPU and each task for one: Spark hands each task its worker's GPU address.
+        List<String> submit = submit(List.of("--files", TestCorpus.MODEL.toString(),
+                        "--conf", "spark.executor.resource.gpu.amount=1", "--conf", "spark.task.resource.gpu.amount=1",
+                        "--conf", "spark.executor.resource.gpu.discoveryScript=" + DISCOVERY),
+                TestCorpus.MODEL.getFileName().toString(),
+                "--corpus", corpus.docs.toString(), "--questions", corpus.questions.toString(),
                 "--output", out.toString(), "--partitions", "4", "--conf", "answer-max-tokens=4");
-        Process driver = start("driver", "-Xmx1g", submit.toArray(String[]::new));
+        Process driver = start("driver", "-Xmx1g", Map.of(), submit.toArray(String[]::new));
         if (!driver.waitFor(JOB_LIMIT.toSeconds(), TimeUnit.SECONDS)) {
             driver.toHandle().descendants().forEach(ProcessHandle::destroyForcibly);
             driver.destroyForcibly();
@@ -127,16 +144,25 @@ class SparkClusterTest {
             assertEquals(rows, JobOutput.arrow(out));
             assertEquals(4, rows.stream().filter(r -> r.status().equals(ResultRow.ERROR)).count());
         }
-        // Each worker ran an executor, and each executor opened the model itself.
+        // Each worker ran an executor, and each executor opened the model itself: the copy Spark shipped into
+        // its working folder, on (or, with no CUDA here, for) the GPU its worker's discovery script reported.
         for (int i = 1; i <= 2; i++) {
             String executorLogs = readAll(dir.resolve("work" + i), "stderr");
-            assertTrue(executorLogs.contains("cascade-lm: opened " + TestCorpus.MODEL), "worker " + i + " executor log:\n"
-                    + tail(executorLogs));
+            Matcher opened = Pattern.compile("cascade-lm: opened (\\S+) on the .*, GPU (\\d+) \\(assigned by Spark\\)").matcher(executorLogs);
+            assertTrue(opened.find(), "worker " + i + " executor log:\n" + tail(executorLogs));
+            assertTrue(Path.of(opened.group(1)).startsWith(dir.resolve("work" + i)), "the shipped copy: " + opened.group(1));
+            assertEquals(TestCorpus.MODEL.getFileName(), Path.of(opened.group(1)).getFileName());
+            assertEquals(Integer.toString(GPU[i - 1]), opened.group(2), "worker " + i + "'s GPU");
         }
     }
 
     /** SparkSubmit's arguments for the job on this cluster: two one-core executors, the fixture model. */
     private static List<String> submit(String... jobArgs) {
+        return submit(List.of(), TestCorpus.MODEL.toString(), jobArgs);
+    }
+
+    /** The same with more SparkSubmit options, and the model setting as the job should see it. */
+    private static List<String> submit(List<String> submitOptions, String model, String... jobArgs) {
         String flags = System.getProperty("cascadelm.test.jvmFlags");
         List<String> submit = new ArrayList<>(List.of("org.apache.spark.deploy.SparkSubmit",
                 "--master", masterUrl, "--deploy-mode", "client", "--class", CascadeJob.class.getName(),
@@ -149,10 +175,11 @@ class SparkClusterTest {
                 "--conf", "spark.scheduler.minRegisteredResourcesRatio=1.0",
                 "--conf", "spark.scheduler.maxRegisteredResourcesWaitingTime=60s",
                 "--conf", "spark.locality.wait=0",
-                "--conf", "spark.cascade.summary-max-tokens=8",
-                appJar.toString()));
+                "--conf", "spark.cascade.summary-max-tokens=8"));
+        submit.addAll(submitOptions);
+        submit.add(appJar.toString());
         submit.addAll(Arrays.asList(jobArgs));
-        submit.addAll(List.of("--conf", "model=" + TestCorpus.MODEL, "--conf", "cache-size=512", "--conf", "stride=128"));
+        submit.addAll(List.of("--conf", "model=" + model, "--conf", "cache-size=512", "--conf", "stride=128"));
         return submit;
     }
 
@@ -174,7 +201,7 @@ class SparkClusterTest {
         }
         Path out = dir.resolve("out-kill");
         Set<Path> oldApps = appDirs();
-        Process driver = start("driver-kill", "-Xmx1g", submit("--corpus", docs.toString(), "--output", out.toString(),
+        Process driver = start("driver-kill", "-Xmx1g", Map.of(), submit("--corpus", docs.toString(), "--output", out.toString(),
                 "--partitions", "8").toArray(String[]::new));
         try {
             // In flight: each executor of this application has opened the model, i.e. started its first document.
@@ -259,7 +286,8 @@ class SparkClusterTest {
         return home;
     }
 
-    private static Process start(String name, String heap, String... mainAndArgs) throws IOException {
+    /** A JVM of the cluster; {@code mainAndArgs} may start with -D system properties. */
+    private static Process start(String name, String heap, Map<String, String> env, String... mainAndArgs) throws IOException {
         List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), heap));
         cmd.addAll(Arrays.asList(System.getProperty("cascadelm.test.jvmFlags").trim().split("\\s+")));
         cmd.addAll(List.of("-Dlog4j2.configurationFile=" + Path.of("src/test/resources/log4j2-test.properties").toAbsolutePath(),
@@ -270,6 +298,7 @@ class SparkClusterTest {
         pb.environment().put("SPARK_SCALA_VERSION", "2.13");
         pb.environment().put("SPARK_LOCAL_IP", "127.0.0.1");
         pb.environment().put("JAVA_HOME", System.getProperty("java.home"));
+        pb.environment().putAll(env);
         return pb.start();
     }
 

@@ -45,19 +45,32 @@ public final class DocumentProcessor {
         String problem = doc.problem() != null ? doc.problem() : TextCheck.problem(doc.text());
         Outcome outcome = problem != null
                 ? new Outcome(errors(doc.docId(), tasks, problem), 0)
-                : open.exclusive(() -> read(doc, tasks));
+                : open.exclusive(() -> timed(() -> read(doc, tasks)));
         long out = 0;
         int errors = 0;
         for (ResultRow r : outcome.rows()) {
             out += r.tokensOut();
             if (!r.ok()) errors++;
         }
-        listener.documentDone(outcome.tokensRead(), out, errors);
+        listener.documentDone(outcome.tokensRead(), out, errors, outcome.modelNanos());
         return outcome.rows();
     }
 
-    /** The rows of one document, and the tokens that went through the model to make them (the document once). */
-    private record Outcome(List<ResultRow> rows, long tokensRead) {
+    /**
+     * The rows of one document, the tokens that went through the model to make them (the document once), and
+     * how long the document held the model.
+     */
+    private record Outcome(List<ResultRow> rows, long tokensRead, long modelNanos) {
+        Outcome(List<ResultRow> rows, long tokensRead) {
+            this(rows, tokensRead, 0);
+        }
+    }
+
+    /** Inside {@link OpenModel#exclusive}: the time measured excludes waiting for another task's document. */
+    private static Outcome timed(java.util.function.Supplier<Outcome> work) {
+        long t0 = System.nanoTime();
+        Outcome o = work.get();
+        return new Outcome(o.rows(), o.tokensRead(), System.nanoTime() - t0);
     }
 
     private Outcome read(Document doc, List<TaskSpec> tasks) {

@@ -14,12 +14,16 @@ public final class GpuAssignment {
 
     /** The GPU ordinal to open. */
     public static int ordinal(JobSettings settings) {
+        Integer assigned = assigned();
+        return assigned != null ? assigned : settings.device();
+    }
+
+    /** The GPU ordinal Spark assigned to the running task, or null (no task, or no GPU scheduling). */
+    public static Integer assigned() {
         TaskContext task = TaskContext.get();
-        if (task != null) {
-            ResourceInformation gpu = task.resources().get("gpu").getOrElse(() -> null);
-            if (gpu != null && gpu.addresses().length > 0) return parse(gpu.addresses()[0]);
-        }
-        return settings.device();
+        if (task == null) return null;
+        ResourceInformation gpu = task.resources().get("gpu").getOrElse(() -> null);
+        return gpu != null && gpu.addresses().length > 0 ? parse(gpu.addresses()[0]) : null;
     }
 
     static int parse(String address) {

@@ -33,7 +33,7 @@ import static org.apache.spark.sql.functions.when;
 /**
  * Reads the corpus and the questions into DataFrames with fixed columns, whatever the input format:
  * documents as (doc_id, title, text, problem), questions as (doc_id, question_id, question). Rows are
- * passed on as they are, null keys and duplicates included: {@code InputKeys} deals with those.
+ * passed on as they are, null keys and duplicates included: {@link cascadelm.spark.core.InputGroup} deals with those.
  */
 public final class CorpusReader {
     public static final StructType DOCUMENTS = new StructType()
@@ -65,12 +65,6 @@ public final class CorpusReader {
             }
             case CSV -> throw new InputException("--corpus " + path + ": CSV is for questions; give a folder of .txt/.md files, Parquet or JSON Lines");
         };
-    }
-
-    /** Whether the corpus is a table (whose rows may lack a doc_id), not text files (whose paths are their ids). */
-    public static boolean isTable(SparkSession spark, String path) {
-        Format f = detect(spark, path, true);
-        return f == Format.PARQUET || f == Format.JSON;
     }
 
     /** A Parquet, JSON Lines or CSV (with a header line) table with doc_id, question_id and question. */

@@ -72,7 +72,7 @@ class BackendFaultTest {
 
     @Test
     void aFailureWhileReadingGivesTheDocumentsErrorRowsAndTheNextDocumentRuns() {
-        DocumentProcessor processor = new DocumentProcessor(new OpenModel(model, faulty(), "tiny.gguf"), SETTINGS, (in, out, e) -> { });
+        DocumentProcessor processor = new DocumentProcessor(new OpenModel(model, faulty(), "tiny.gguf"), SETTINGS, ProcessingListener.NONE);
         List<TaskSpec> tasks = List.of(TaskSpec.summary(), TaskSpec.question("q1", "Who lit the lamp?"));
         arm(0, null);
         List<ResultRow> before = processor.process(Document.of("before", TEXT), tasks);
@@ -106,7 +106,7 @@ class BackendFaultTest {
 
     @Test
     void aFailureDuringOneTaskFailsThatTaskOnly() {
-        DocumentProcessor processor = new DocumentProcessor(new OpenModel(model, faulty(), "tiny.gguf"), SETTINGS, (in, out, e) -> { });
+        DocumentProcessor processor = new DocumentProcessor(new OpenModel(model, faulty(), "tiny.gguf"), SETTINGS, ProcessingListener.NONE);
         List<TaskSpec> tasks = List.of(TaskSpec.summary(), TaskSpec.question("q1", "Who lit the lamp?"));
         arm(0, null);
         processor.process(Document.of("count", TEXT), List.of(TaskSpec.summary()));

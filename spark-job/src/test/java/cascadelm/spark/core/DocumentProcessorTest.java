@@ -20,7 +20,7 @@ class DocumentProcessorTest {
 
     private final List<long[]> events = new ArrayList<>();
     private final DocumentProcessor processor = new DocumentProcessor(ExecutorModel.get(SETTINGS), SETTINGS,
-            (in, out, errors) -> events.add(new long[]{in, out, errors}));
+            (in, out, errors, modelNanos) -> events.add(new long[]{in, out, errors, modelNanos}));
 
     @Test
     void yieldsOneOkRowPerTaskInTaskOrder() {
@@ -44,6 +44,9 @@ class DocumentProcessorTest {
         assertEquals(0, events.get(0)[2]);
         assertEquals(rows.stream().mapToLong(ResultRow::tokensOut).sum(), events.get(0)[1]);
         assertTrue(events.get(0)[0] < rows.stream().mapToLong(ResultRow::tokensIn).sum(), "the document is counted once");
+        double rowMillis = rows.stream().mapToDouble(r -> r.decodeMs()).sum() + rows.getFirst().prefillMs();
+        assertTrue(events.get(0)[3] / 1e6 >= rowMillis, "the model time covers the reading and every task: "
+                + events.get(0)[3] / 1e6 + " ms against " + rowMillis + " ms in the rows");
     }
 
     @Test
@@ -74,6 +77,7 @@ class DocumentProcessorTest {
         assertEquals("the file is not valid UTF-8 text",
                 processor.process(new Document("u", null, "x", "the file is not valid UTF-8 text"), tasks).getFirst().error());
         assertTrue(events.stream().allMatch(e -> e[2] == 2), "each document reports its two error rows");
+        assertTrue(events.stream().allMatch(e -> e[3] == 0), "a document the model never saw took none of its time");
     }
 
     @Test
