@@ -9,11 +9,9 @@ import cascadelm.bench.eval.ResultsFile;
 import cascadelm.bench.eval.Sessions;
 import cascadelm.bench.eval.Table;
 import cascadelm.kernels.Backend;
-import cascadelm.model.cli.BackendOptions;
 import cascadelm.model.cache.CacheSettings;
 import cascadelm.model.cli.Main;
 import cascadelm.model.llama.LlamaModel;
-import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -39,10 +37,7 @@ import java.util.function.Consumer;
                 + " copied, the question asked on the copy and the greedy answer scored against the gold answer.",
                 "Writes qa.json, qa.png (exact match against distance), qa-held.png (share of the answer's tokens still cached)"
                         + " and answers.jsonl (each answer as it comes); prints exact match per policy and distance."})
-final class QaCommand extends EvalCommandBase {
-    @Mixin
-    BackendOptions backendOptions;
-
+final class QaCommand extends BackendEvalCommand {
     @Option(names = "--corpus", required = true, paramLabel = "DIR",
             description = "Corpus folder holding documents.jsonl (as written by cascade-lm corpus).")
     Path corpus;
@@ -70,8 +65,8 @@ final class QaCommand extends EvalCommandBase {
         List<Integer> distanceList = QaEval.distinctSorted(usage(() -> Lengths.parseList("--distances", distances)));
         if (maxTokens < 0) throw new Main.UsageException("--max-tokens must be ≥ 0 (0 = whole documents), got " + maxTokens);
         if (documents < 0) throw new Main.UsageException("--documents must be ≥ 0 (0 = all), got " + documents);
-        checkThreads();
-        List<CacheSettings> policies = policies();
+        engine.checkThreads();
+        List<CacheSettings> policies = engine.policies();
         if (!Files.isRegularFile(corpus.resolve("documents.jsonl"))) {
             throw new Main.UsageException("--corpus: no documents.jsonl in " + corpus);
         }
@@ -83,7 +78,7 @@ final class QaCommand extends EvalCommandBase {
         }
         if (docs.isEmpty()) throw new Main.UsageException("--corpus: " + corpus + " has no documents");
 
-        try (LlamaModel model = modelOptions.open(); Backend backend = backendOptions.open(threads, stderr())) {
+        try (LlamaModel model = engine.openModel(); Backend backend = openBackend()) {
             List<QaEval.Tokens> tokens = new ArrayList<>();
             List<List<QaEval.Checkpoint>> checkpoints = new ArrayList<>();
             int longest = 0, asks = 0;
