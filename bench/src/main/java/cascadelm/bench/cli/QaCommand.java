@@ -111,7 +111,8 @@ final class QaCommand extends BackendEvalCommand {
             config.put("scoring", Json.object("exact", "answer, trimmed, equals the gold answer",
                     "contains", "the gold answer occurs in the answer, ignoring case"));
             config.put("held", "factHeld / answerHeld: share of (layer, KV head, token) triples of the fact sentence's"
-                    + " tokens / of the gold answer's tokens in it that the cache held when the question was asked");
+                    + " tokens / of the gold answer's tokens in it that the cache held when the question was asked;"
+                    + " answerCovered: share of the answer's tokens held by at least one layer and KV head");
 
             // Results are written after every document of every policy (qa.json marked partial until the end) and
             // each answer is appended to answers.jsonl as it comes, so a run that dies late keeps what it did.
@@ -234,7 +235,8 @@ final class QaCommand extends BackendEvalCommand {
                 "questionId", r.questionId(), "question", r.question(), "gold", r.gold(),
                 "targetDistance", r.target(), "distance", r.distance(), "position", r.position(),
                 "answer", r.answer(), "exact", r.exact(), "contains", r.contains(),
-                "factHeld", orNull(r.factHeld()), "answerHeld", orNull(r.answerHeld()));
+                "factHeld", orNull(r.factHeld()), "answerHeld", orNull(r.answerHeld()),
+                "answerCovered", orNull(r.answerCovered()));
     }
 
     private static Double orNull(double x) {

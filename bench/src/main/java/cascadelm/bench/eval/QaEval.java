@@ -81,11 +81,12 @@ public final class QaEval {
     /**
      * One answer of one policy. {@code factHeld} and {@code answerHeld}: the share of (layer, KV head, token) triples
      * of the fact sentence's tokens, and of the gold answer's tokens inside it, that the cache still held when the
-     * question was asked (NaN when the policy does not say, or the answer is not in the fact word for word).
+     * question was asked (NaN when the policy does not say, or the answer is not in the fact word for word);
+     * {@code answerCovered}: the share of the answer's tokens that at least one layer and KV head held.
      */
     public record Row(String policy, String document, String questionId, String question, String gold, int target,
                       int distance, int position, String answer, boolean exact, boolean contains,
-                      double factHeld, double answerHeld) {
+                      double factHeld, double answerHeld, double answerCovered) {
     }
 
     /**
@@ -228,6 +229,24 @@ public final class QaEval {
         return (double) held / ((long) layers * kvHeads * (to - from));
     }
 
+    /**
+     * The share of tokens [from, to) that at least one (layer, KV head) of the cache holds; NaN when the cache does
+     * not say which tokens it holds. Heads that select by score may keep different tokens of one sentence.
+     */
+    public static double coveredShare(KvCache cache, int layers, int kvHeads, int from, int to) {
+        boolean[] covered = new boolean[to - from];
+        for (int l = 0; l < layers; l++) {
+            for (int g = 0; g < kvHeads; g++) {
+                int[] tokens = cache.heldTokens(l, g);
+                if (tokens == null) return Double.NaN;
+                for (int t : tokens) if (t >= from && t < to) covered[t - from] = true;
+            }
+        }
+        int n = 0;
+        for (boolean c : covered) if (c) n++;
+        return (double) n / covered.length;
+    }
+
     /** Tokens up to and including the one that holds char {@code c − 1}: where the fact sentence ends. */
     static int tokensThrough(int[] ends, int c) {
         int lo = 0, hi = ends.length - 1;
@@ -332,13 +351,14 @@ public final class QaEval {
                 int[] gold = q.answerStart() < 0 ? null
                         : tokenSpan(tokens.ends(), q.answerStart(), q.answerStart() + q.answer().length());
                 double answerHeld = gold == null ? Double.NaN : heldShare(original, layers, kvHeads, gold[0], gold[1]);
+                double answerCovered = gold == null ? Double.NaN : coveredShare(original, layers, kvHeads, gold[0], gold[1]);
                 session.setCache(original.copy());
                 Generator.Result r = Generator.generate(session, suffixes.get(ci).get(ai), Sampler.greedy(),
                         ANSWER_TOKENS, tokenizer.stopTokens(), t -> { });
                 String answer = tokenizer.decode(r.tokens());
                 rows.add(new Row(policy, doc.id(), q.id(), q.question(), q.answer(), a.target(), a.distance(),
                         c.tokens(), answer.strip(), exact(answer, q.answer()), contains(answer, q.answer()),
-                        factHeld, answerHeld));
+                        factHeld, answerHeld, answerCovered));
                 if (sink != null) sink.accept(rows.getLast());
             }
             session.setCache(original);

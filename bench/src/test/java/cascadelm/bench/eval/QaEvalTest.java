@@ -1,7 +1,10 @@
 package cascadelm.bench.eval;
 
 import cascadelm.kernels.cpu.CpuBackend;
+import cascadelm.kernels.AttentionScores;
 import cascadelm.model.cache.CacheSettings;
+import cascadelm.model.cache.KvCache;
+import cascadelm.model.cache.RowStorage;
 import cascadelm.model.generate.Generator;
 import cascadelm.model.generate.Prompts;
 import cascadelm.model.generate.Sampler;
@@ -164,9 +167,9 @@ class QaEvalTest {
     @Test
     void bucketsCountPerPolicyAndDistance() {
         List<QaEval.Row> rows = List.of(
-                new QaEval.Row("full", "d", "q1", "?", "x", 256, 260, 300, "x", true, true, 1.0, 1.0),
-                new QaEval.Row("full", "d", "q2", "?", "x", 256, 261, 300, "x y", false, true, 1.0, 0.5),
-                new QaEval.Row("window", "d", "q1", "?", "x", 256, 260, 300, "z", false, false, 0.0, Double.NaN));
+                new QaEval.Row("full", "d", "q1", "?", "x", 256, 260, 300, "x", true, true, 1.0, 1.0, 1.0),
+                new QaEval.Row("full", "d", "q2", "?", "x", 256, 261, 300, "x y", false, true, 1.0, 0.5, 0.5),
+                new QaEval.Row("window", "d", "q1", "?", "x", 256, 260, 300, "z", false, false, 0.0, Double.NaN, Double.NaN));
         List<QaEval.Bucket> b = QaEval.buckets(rows, List.of("full", "window"), List.of(256, 1024));
         assertEquals(4, b.size());
         assertEquals(2, b.get(0).n());
@@ -209,9 +212,40 @@ class QaEvalTest {
                 }
                 double share = QaEval.heldShare(session.cache(), layers, heads, fact[0], fact[1]);
                 assertEquals(policy.equals("full") ? 1.0 : 3.0 / len, share, 1e-12, policy);
+                assertEquals(share, QaEval.coveredShare(session.cache(), layers, heads, fact[0], fact[1]), 1e-12,
+                        policy + ": every layer and head holds the same tokens, so covered = held");
                 assertEquals(policy.equals("full") ? 1.0 : 0.0, QaEval.heldShare(session.cache(), layers, heads, 0, 1), policy);
             }
         }
+    }
+
+    /** Heads holding different tokens (as score selection makes them): held counts triples, covered the union. */
+    @Test
+    void coveredCountsTokensAnyHeadHoldsHeldCountsTriples() {
+        // 2 layers x 2 heads; tokens 10..13: layer 0 head 0 holds 10, 11; layer 0 head 1 holds 12; layer 1 nothing of them.
+        int[][][] held = {{{1, 10, 11}, {12, 40}}, {{1, 2}, {50}}};
+        KvCache cache = new HeldOnly(held);
+        assertEquals(3.0 / (2 * 2 * 4), QaEval.heldShare(cache, 2, 2, 10, 14), 1e-12);
+        assertEquals(3.0 / 4, QaEval.coveredShare(cache, 2, 2, 10, 14), 1e-12);
+        assertEquals(0.0, QaEval.coveredShare(cache, 2, 2, 20, 30));
+    }
+
+    /** A cache that only answers which tokens it holds. */
+    private record HeldOnly(int[][][] held) implements KvCache {
+        @Override public int[] heldTokens(int layer, int kvHead) { return held[layer][kvHead]; }
+        @Override public int rows() { throw new UnsupportedOperationException(); }
+        @Override public void positions(int layer, int kvHead, int[] out) { throw new UnsupportedOperationException(); }
+        @Override public int nextPosition() { throw new UnsupportedOperationException(); }
+        @Override public int[] attentionOrder() { throw new UnsupportedOperationException(); }
+        @Override public boolean originalPositions() { throw new UnsupportedOperationException(); }
+        @Override public RowStorage storage() { throw new UnsupportedOperationException(); }
+        @Override public AttentionScores scoreRequest(int layer, int n) { throw new UnsupportedOperationException(); }
+        @Override public void append(int layer, int n) { throw new UnsupportedOperationException(); }
+        @Override public void commit(int n) { throw new UnsupportedOperationException(); }
+        @Override public long tokensSeen() { throw new UnsupportedOperationException(); }
+        @Override public long bytes() { throw new UnsupportedOperationException(); }
+        @Override public KvCache copy() { throw new UnsupportedOperationException(); }
+        @Override public String describe() { return "held-only"; }
     }
 
     private static int[] concat(int[] a, int[] b) {
