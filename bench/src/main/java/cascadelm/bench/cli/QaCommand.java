@@ -12,10 +12,9 @@ import cascadelm.kernels.Backend;
 import cascadelm.model.cache.CacheSettings;
 import cascadelm.model.cli.Main;
 import cascadelm.model.llama.LlamaModel;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
-
-import com.fasterxml.jackson.databind.ObjectMapper;
 
 import java.io.BufferedWriter;
 import java.io.IOException;
