@@ -29,5 +29,8 @@ done
 # 4. A second cache size within the trained context: M = 1536 (W = 384), stride 256 (64 + 1536 + 256 <= 2048).
 bin/cascade-lm eval qa --model $model --corpus /tmp/qa/long-1m --cache cascade --cache-size 1536 --cascades 4 --sinks 64 \
   --stride 256 --distances 256,512,1k,2k,3k,4k,6k --max-tokens 64000 --out $out/m1536-6k
+# 5. The horizon moved: C = 8 cascades of W = 128 at the same memory (horizon 32,640).
+bin/cascade-lm eval qa --model $model --corpus /tmp/qa/long-1m --cache cascade --cache-size 1024 --cascades 8 --sinks 64 \
+  --stride 512 --distances 256,1k,2k,4k,8k,16k,32k,64k --max-tokens 130000 --out $out/c8-64k
 # Tables of the README from the JSON files.
-python3 $out/analyse.py $out/long-1m
+python3 $out/analyse.py $out/long-1m $out/fits-2k $out/select-score-4k $out/select-stride-4k $out/m1536-6k $out/c8-64k
