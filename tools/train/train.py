@@ -264,6 +264,34 @@ def cascade_thinning(rng, offs, n_prompt, protect):
     return keep
 
 
+def passkey_filler_thinning(rng, offs, text, key_span, question_start, max_rate):
+    """Which tokens of a passkey prompt stay (True = kept) when filler is dropped uniformly at a random rate up to
+    max_rate and, half of the times, some non-digit tokens of the key sentence too. The task (what a sink keeps)
+    and the question stay whole."""
+    ks, ke = key_span
+    rate = float(rng.uniform(0.0, max_rate))
+    key_rate = float(rng.uniform(0.0, 0.5)) if rng.random() < 0.5 else 0.0
+    drop = rng.random(len(offs))
+    keep = [True] * len(offs)
+    for j, (a, b) in enumerate(offs):
+        if a < len(PK_TASK) or a >= question_start - 1:
+            continue  # the task and the question (" What ...") stay whole
+        if ks - 1 <= a < ke:
+            if key_rate and not text[a:b].strip().isdigit() and drop[j] < key_rate:
+                keep[j] = False
+        elif drop[j] < rate:
+            keep[j] = False
+    return keep
+
+
+def keep_tokens(ids, codes, keep):
+    """The tokens a thinning keeps (keep[j] True), as (ids, codes, tokens dropped). A gappy context is no text
+    target: kept text tokens are ignored by the loss, other targets (answer, passkey) stay."""
+    kept_ids = [t for t, k in zip(ids, keep) if k]
+    kept_codes = [C_IGNORE if c == C_TEXT else c for c, k in zip(codes, keep) if k]
+    return kept_ids, kept_codes, keep.count(False)
+
+
 class RowBuilder:
     """Builds row i (seq_len token ids + per-token codes) deterministically from (seed, i).
 
@@ -392,9 +420,7 @@ class RowBuilder:
         if gap_p > 0 and not fixed and rng.random() < gap_p:
             # the context as a cascading cache leaves it (fact and question kept whole); not a text target then
             keep = cascade_thinning(rng, offs, q_tok, [(f - s - 1, fe - s), (len(ctx), 1 << 30)])
-            ids = [t for t, k in zip(ids, keep) if k]
-            codes = [C_IGNORE if c == C_TEXT else c for c, k in zip(codes, keep) if k]
-            info["dropped"] = keep.count(False)
+            ids, codes, info["dropped"] = keep_tokens(ids, codes, keep)
         return [self.bos] + ids + [self.eos], [C_IGNORE] + codes + [C_ANSWER], info
 
     def summary(self, rng, room, d=None):
@@ -446,30 +472,19 @@ class RowBuilder:
         ks = text.find(passkey_key_sentence(key), len(PK_TASK))
         ke = ks + len(passkey_key_sentence(key))
         qs = len(text) - len(PK_QUESTION)
+        codes = [C_PASSKEY if o[0] >= ans0 else C_IGNORE for o in offs]
         keep = [True] * len(ids)
-        dropped = 0
         gapped = gaps and rng.random() < pc.get("gap_prob", 0.0)
         if gapped and rng.random() < 0.5:  # thinned as a cascading cache would, the key's digits kept
             k1 = ks + len("The pass key is ")
             k2 = text.find(key, k1 + len(key))
             keep = cascade_thinning(rng, offs, sum(1 for o in offs if o[0] < ans0),
                                     [(0, len(PK_TASK)), (qs - 1, 1 << 30), (k1, k1 + len(key)), (k2, k2 + len(key))])
-            dropped = keep.count(False)
         elif gapped:  # filler dropped uniformly at a random rate
-            rate = float(rng.uniform(0.0, pc.get("gap_max_rate", 0.8)))
-            key_rate = float(rng.uniform(0.0, 0.5)) if rng.random() < 0.5 else 0.0
-            drop = rng.random(len(ids))
-            for j, (a, b) in enumerate(offs):
-                if a < len(PK_TASK) or a >= qs - 1:
-                    continue  # the task (what a sink keeps) and the question (" What ...") stay whole
-                if ks - 1 <= a < ke:
-                    if key_rate and not text[a:b].strip().isdigit() and drop[j] < key_rate:
-                        keep[j] = False
-                elif drop[j] < rate:
-                    keep[j] = False
-            dropped = keep.count(False)
-        out_ids = [self.bos] + [t for t, k in zip(ids, keep) if k] + [self.eos]
-        out_codes = [C_IGNORE] + [C_PASSKEY if o[0] >= ans0 else C_IGNORE for o, k in zip(offs, keep) if k] + [C_PASSKEY]
+            keep = passkey_filler_thinning(rng, offs, text, (ks, ke), qs, pc.get("gap_max_rate", 0.8))
+        ids, codes, dropped = keep_tokens(ids, codes, keep)
+        out_ids = [self.bos] + ids + [self.eos]
+        out_codes = [C_IGNORE] + codes + [C_PASSKEY]
         n_ans = sum(1 for o in offs if o[0] >= ans0)
         info = {"key": key, "depth": depth, "filler": n, "prompt_tokens": len(out_ids) - 1 - n_ans, "dropped": dropped}
         return out_ids, out_codes, info

@@ -5,9 +5,7 @@ import cascadelm.bench.eval.Progress;
 import cascadelm.bench.eval.Sessions;
 import cascadelm.kernels.Backend;
 import cascadelm.model.cache.CacheSettings;
-import cascadelm.model.cli.CacheOptions;
 import cascadelm.model.cli.Main;
-import cascadelm.model.cli.ModelOptions;
 import cascadelm.model.llama.LlamaModel;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -21,17 +19,14 @@ import java.nio.file.Path;
 import java.time.LocalDateTime;
 import java.time.OffsetDateTime;
 import java.time.format.DateTimeFormatter;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
 /**
- * What the evaluation and benchmark commands share: the model and cache options (the model CLI's own, so
- * they are defined once), a list of policies to compare at equal settings, threads, the output folder, progress
- * and the configuration block of the results JSON.
+ * What the evaluation and benchmark commands share: the model, cache and thread options ({@link EngineOptions}),
+ * the output folder, progress and the configuration block of the results JSON.
  */
 abstract class EvalCommandBase implements Callable<Integer> {
     /** Where results go without --out, relative to the working directory. */
@@ -41,14 +36,7 @@ abstract class EvalCommandBase implements Callable<Integer> {
     CommandSpec spec;
 
     @Mixin
-    ModelOptions modelOptions;
-
-    @Mixin
-    CacheOptions cacheOptions;
-
-    @Option(names = "--threads", defaultValue = "0", paramLabel = "N",
-            description = "CPU threads; 0 = all cores (default: ${DEFAULT-VALUE}).")
-    int threads;
+    EngineOptions engine;
 
     @Option(names = "--out", paramLabel = "DIR",
             description = "Folder for the JSON and PNG files (default: " + DEFAULT_OUT + "/<command>-<date>-<time>).")
@@ -67,15 +55,6 @@ abstract class EvalCommandBase implements Callable<Integer> {
         return spec.commandLine().getErr();
     }
 
-    /** One settings object per policy in --cache (a comma list), all other settings equal. */
-    List<CacheSettings> policies() {
-        String list = cacheOptions.policies();
-        if (list == null || list.isBlank()) throw new Main.UsageException("--cache needs at least one policy");
-        List<CacheSettings> out = new ArrayList<>();
-        for (String p : new LinkedHashSet<>(List.of(list.split(",")))) out.add(cacheOptions.settings(p.strip()));
-        return out;
-    }
-
     /** Fails with a usage error naming the option when {@code check} throws IllegalArgumentException. */
     static <T> T usage(java.util.function.Supplier<T> check) {
         try {
@@ -83,10 +62,6 @@ abstract class EvalCommandBase implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new Main.UsageException(e.getMessage());
         }
-    }
-
-    void checkThreads() {
-        if (threads < 0) throw new Main.UsageException("--threads must be ≥ 0 (0 = all cores), got " + threads);
     }
 
     /** The full cache past the trained context still runs, but its numbers say little about the method. */
@@ -119,12 +94,12 @@ abstract class EvalCommandBase implements Callable<Integer> {
         c.put("command", name());
         c.put("arguments", spec.commandLine().getParseResult().originalArgs());
         c.put("date", started);
-        c.put("model", ModelIdentity.describe(modelOptions.model, model));
+        c.put("model", ModelIdentity.describe(engine.modelOptions.model, model));
         Map<String, Object> byPolicy = new LinkedHashMap<>();
         for (CacheSettings s : policies) byPolicy.put(Sessions.label(s), s.asMap());
         c.put("policies", byPolicy);
         c.put("backend", backend.name());
-        c.put("threads", threads);
+        c.put("threads", engine.threads);
         c.put("java", System.getProperty("java.vm.name") + " " + System.getProperty("java.version"));
         c.put("os", System.getProperty("os.name") + " " + System.getProperty("os.arch"));
         c.put("cpus", Runtime.getRuntime().availableProcessors());

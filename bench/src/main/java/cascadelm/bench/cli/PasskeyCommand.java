@@ -7,11 +7,9 @@ import cascadelm.bench.eval.Progress;
 import cascadelm.bench.eval.ResultsFile;
 import cascadelm.bench.eval.Table;
 import cascadelm.kernels.Backend;
-import cascadelm.model.cli.BackendOptions;
 import cascadelm.model.cache.CacheSettings;
 import cascadelm.model.cli.Main;
 import cascadelm.model.llama.LlamaModel;
-import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -28,10 +26,7 @@ import java.util.Map;
         description = {"Passkey retrieval: a 5-digit key hidden at each depth of filler text of each length,"
                 + " read by each --cache policy at equal settings, then greedy decoding.",
                 "Writes passkey.json and a heat map passkey-<policy>.png per policy; prints accuracy per policy and length."})
-final class PasskeyCommand extends EvalCommandBase {
-    @Mixin
-    BackendOptions backendOptions;
-
+final class PasskeyCommand extends BackendEvalCommand {
     @Option(names = "--lengths", required = true, paramLabel = "LIST",
             description = "Prompt lengths in tokens, e.g. 4k,8k,16k (k = 1024, m = 1024²).")
     String lengths;
@@ -57,9 +52,9 @@ final class PasskeyCommand extends EvalCommandBase {
         List<Integer> lengthList = usage(() -> Lengths.parseList("--lengths", lengths));
         List<Double> depthList = usage(() -> PasskeyEval.depths("--depths", depths));
         if (trials < 1) throw new Main.UsageException("--trials must be at least 1, got " + trials);
-        checkThreads();
-        List<CacheSettings> policies = policies();
-        try (LlamaModel model = modelOptions.open(); Backend backend = backendOptions.open(threads, stderr())) {
+        engine.checkThreads();
+        List<CacheSettings> policies = engine.policies();
+        try (LlamaModel model = engine.openModel(); Backend backend = openBackend()) {
             warnBeyondContext(model, policies, lengthList.stream().max(Integer::compare).orElseThrow());
             Path dir = outputDir();
             long total = (long) policies.size() * depthList.size() * trials

@@ -8,12 +8,10 @@ import cascadelm.bench.eval.Sessions;
 import cascadelm.bench.eval.StreamingPerplexity;
 import cascadelm.bench.eval.Table;
 import cascadelm.kernels.Backend;
-import cascadelm.model.cli.BackendOptions;
 import cascadelm.model.cache.CacheSettings;
 import cascadelm.model.cli.Main;
 import cascadelm.model.generate.Prompts;
 import cascadelm.model.llama.LlamaModel;
-import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -33,10 +31,7 @@ import java.util.Map;
         description = {"Streaming perplexity: the text is read once, in strides, through each --cache policy;"
                 + " every next token is scored from its stride's logits.",
                 "Writes perplexity.json and perplexity.png (mean NLL against position); prints perplexity per policy."})
-final class PerplexityCommand extends EvalCommandBase {
-    @Mixin
-    BackendOptions backendOptions;
-
+final class PerplexityCommand extends BackendEvalCommand {
     @Option(names = "--text", required = true, paramLabel = "FILE", description = "UTF-8 text file to score.")
     Path text;
 
@@ -57,10 +52,10 @@ final class PerplexityCommand extends EvalCommandBase {
     public Integer call() throws IOException {
         if (maxTokens < 0) throw new Main.UsageException("--max-tokens must be ≥ 0 (0 = all), got " + maxTokens);
         if (bins < 1) throw new Main.UsageException("--bins must be at least 1, got " + bins);
-        checkThreads();
-        List<CacheSettings> policies = policies();
+        engine.checkThreads();
+        List<CacheSettings> policies = engine.policies();
         String content = readText();
-        try (LlamaModel model = modelOptions.open(); Backend backend = backendOptions.open(threads, stderr())) {
+        try (LlamaModel model = engine.openModel(); Backend backend = openBackend()) {
             int[] tokens = Prompts.plain(model.tokenizer(), content);
             if (maxTokens > 0 && tokens.length > maxTokens) tokens = Arrays.copyOf(tokens, maxTokens);
             if (tokens.length < 2) throw new Main.UsageException("--text: " + text + " has fewer than 2 tokens");

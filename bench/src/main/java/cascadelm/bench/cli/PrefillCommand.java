@@ -54,9 +54,9 @@ final class PrefillCommand extends EvalCommandBase {
         List<Integer> lengthList = usage(() -> Lengths.parseList("--lengths", lengths)).stream().sorted().distinct().toList();
         int fullMax = fullMaxLength == null ? Integer.MAX_VALUE : usage(() -> Lengths.parse("--full-max-length", fullMaxLength));
         if (repeats < 1) throw new Main.UsageException("--repeats must be at least 1, got " + repeats);
-        checkThreads();
-        List<CacheSettings> policies = policies();
-        try (LlamaModel model = modelOptions.open(); CpuBackend backend = new CpuBackend(threads)) {
+        engine.checkThreads();
+        List<CacheSettings> policies = engine.policies();
+        try (LlamaModel model = engine.openModel(); CpuBackend backend = new CpuBackend(engine.threads)) {
             Map<CacheSettings, List<Integer>> plan = new LinkedHashMap<>();
             long total = 0;
             for (CacheSettings s : policies) {
@@ -113,7 +113,7 @@ final class PrefillCommand extends EvalCommandBase {
             }
             series.values().removeIf(rowsOf -> rowsOf.length == 0);
             Path png = dir.resolve("prefill.png");
-            Charts.lines(png, "prefill cost per token, " + modelOptions.model.getFileName() + " on " + backend.name()
+            Charts.lines(png, "prefill cost per token, " + engine.modelOptions.model.getFileName() + " on " + backend.name()
                             + " (" + backend.threads() + " threads)",
                     "document length (tokens)", "ms per token (wall)", series);
             wrote(png);

@@ -23,6 +23,7 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
 import java.util.TreeMap;
+import java.util.function.Consumer;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -49,7 +50,11 @@ public final class QaEval {
     /** A sentence end as the training script cuts at: terminal punctuation, closing quotes, then space or end. */
     private static final Pattern SENTENCE_END = Pattern.compile("[.!?][\"'\u201d)]*(?=\\s|$)");
 
-    public record Question(String id, String question, String answer, int factStart, int factEnd) {
+    /**
+     * A question and where its fact is in the text (chars); {@code answerStart} is where the gold answer occurs in the
+     * fact sentence (ignoring case), or −1 when it does not occur there word for word.
+     */
+    public record Question(String id, String question, String answer, int factStart, int factEnd, int answerStart) {
     }
 
     public record Document(String id, String text, List<Question> questions) {
@@ -73,13 +78,22 @@ public final class QaEval {
     public record Checkpoint(int tokens, int tailStart, int cut, List<Ask> asks) {
     }
 
-    /** One answer of one policy. */
+    /**
+     * One answer of one policy. {@code factHeld} and {@code answerHeld}: the share of (layer, KV head, token) triples
+     * of the fact sentence's tokens, and of the gold answer's tokens inside it, that the cache still held when the
+     * question was asked (NaN when the policy does not say, or the answer is not in the fact word for word);
+     * {@code answerCovered}: the share of the answer's tokens that at least one layer and KV head held.
+     */
     public record Row(String policy, String document, String questionId, String question, String gold, int target,
-                      int distance, int position, String answer, boolean exact, boolean contains) {
+                      int distance, int position, String answer, boolean exact, boolean contains,
+                      double factHeld, double answerHeld, double answerCovered) {
     }
 
-    /** The answers of one policy at one requested distance. */
-    public record Bucket(String policy, int distance, int n, int exact, int contains) {
+    /**
+     * The answers of one policy at one requested distance; {@code answerHeld} is the mean of the rows' {@link
+     * Row#answerHeld} where known (NaN when none is).
+     */
+    public record Bucket(String policy, int distance, int n, int exact, int contains, double answerHeld) {
         public double exactMatch() {
             return n == 0 ? Double.NaN : (double) exact / n;
         }
@@ -117,8 +131,10 @@ public final class QaEval {
             int f = q.path("fact_offset").asInt(-1);
             if (f < 0 || !text.startsWith(fact, f)) f = fact.isEmpty() ? -1 : text.indexOf(fact);
             if (f < 0) continue;   // a fact not in the text cannot be placed
+            String answer = q.get("answer").asText().strip();
+            int a = answer.isEmpty() ? -1 : fact.toLowerCase(Locale.ROOT).indexOf(answer.toLowerCase(Locale.ROOT));
             qs.add(new Question(q.path("question_id").asText(), q.get("question").asText().strip(),
-                    q.get("answer").asText().strip(), f, f + fact.length()));
+                    answer, f, f + fact.length(), a < 0 ? -1 : f + a));
         }
         return new Document(d.path("doc_id").asText(), text, qs);
     }
@@ -192,6 +208,45 @@ public final class QaEval {
         return lo + 1;
     }
 
+    /** Token indices [from, to) of the tokens that hold chars [start, end) of the text. */
+    static int[] tokenSpan(int[] ends, int start, int end) {
+        return new int[]{tokensThrough(ends, start + 1) - 1, tokensThrough(ends, end)};
+    }
+
+    /**
+     * The share of (layer, KV head, token) triples of tokens [from, to) that the cache holds; NaN when the cache does
+     * not say which tokens it holds.
+     */
+    public static double heldShare(KvCache cache, int layers, int kvHeads, int from, int to) {
+        long held = 0;
+        for (int l = 0; l < layers; l++) {
+            for (int g = 0; g < kvHeads; g++) {
+                int[] tokens = cache.heldTokens(l, g);
+                if (tokens == null) return Double.NaN;
+                for (int t : tokens) if (t >= from && t < to) held++;
+            }
+        }
+        return (double) held / ((long) layers * kvHeads * (to - from));
+    }
+
+    /**
+     * The share of tokens [from, to) that at least one (layer, KV head) of the cache holds; NaN when the cache does
+     * not say which tokens it holds. Heads that select by score may keep different tokens of one sentence.
+     */
+    public static double coveredShare(KvCache cache, int layers, int kvHeads, int from, int to) {
+        boolean[] covered = new boolean[to - from];
+        for (int l = 0; l < layers; l++) {
+            for (int g = 0; g < kvHeads; g++) {
+                int[] tokens = cache.heldTokens(l, g);
+                if (tokens == null) return Double.NaN;
+                for (int t : tokens) if (t >= from && t < to) covered[t - from] = true;
+            }
+        }
+        int n = 0;
+        for (boolean c : covered) if (c) n++;
+        return (double) n / covered.length;
+    }
+
     /** Tokens up to and including the one that holds char {@code c − 1}: where the fact sentence ends. */
     static int tokensThrough(int[] ends, int c) {
         int lo = 0, hi = ends.length - 1;
@@ -251,6 +306,13 @@ public final class QaEval {
      */
     public static List<Row> runDocument(LlamaModel model, Backend backend, CacheSettings settings, Document doc,
                                         Tokens tokens, List<Checkpoint> checkpoints, Progress progress) {
+        return runDocument(model, backend, settings, doc, tokens, checkpoints, progress, null);
+    }
+
+    /** As above; {@code sink} (may be null) is given each row as soon as it is scored, for partial results. */
+    public static List<Row> runDocument(LlamaModel model, Backend backend, CacheSettings settings, Document doc,
+                                        Tokens tokens, List<Checkpoint> checkpoints, Progress progress,
+                                        Consumer<Row> sink) {
         List<Row> rows = new ArrayList<>();
         if (checkpoints.isEmpty()) return rows;
         Tokenizer tokenizer = model.tokenizer();
@@ -266,6 +328,7 @@ public final class QaEval {
             suffixes.add(s);
         }
         int last = checkpoints.getLast().tokens();
+        int layers = model.config().layers(), kvHeads = model.config().kvHeads();
         ModelSession session = Sessions.fresh(model, backend, settings, last + longestSuffix + ANSWER_TOKENS + 1);
         int stride = session.maxChunk();
         String policy = Sessions.label(settings);
@@ -283,12 +346,20 @@ public final class QaEval {
             for (int ai = 0; ai < c.asks().size(); ai++) {
                 Ask a = c.asks().get(ai);
                 Question q = doc.questions().get(a.question());
+                int[] fact = tokenSpan(tokens.ends(), q.factStart(), q.factEnd());
+                double factHeld = heldShare(original, layers, kvHeads, fact[0], fact[1]);
+                int[] gold = q.answerStart() < 0 ? null
+                        : tokenSpan(tokens.ends(), q.answerStart(), q.answerStart() + q.answer().length());
+                double answerHeld = gold == null ? Double.NaN : heldShare(original, layers, kvHeads, gold[0], gold[1]);
+                double answerCovered = gold == null ? Double.NaN : coveredShare(original, layers, kvHeads, gold[0], gold[1]);
                 session.setCache(original.copy());
                 Generator.Result r = Generator.generate(session, suffixes.get(ci).get(ai), Sampler.greedy(),
                         ANSWER_TOKENS, tokenizer.stopTokens(), t -> { });
                 String answer = tokenizer.decode(r.tokens());
                 rows.add(new Row(policy, doc.id(), q.id(), q.question(), q.answer(), a.target(), a.distance(),
-                        c.tokens(), answer.strip(), exact(answer, q.answer()), contains(answer, q.answer())));
+                        c.tokens(), answer.strip(), exact(answer, q.answer()), contains(answer, q.answer()),
+                        factHeld, answerHeld, answerCovered));
+                if (sink != null) sink.accept(rows.getLast());
             }
             session.setCache(original);
         }
@@ -300,14 +371,19 @@ public final class QaEval {
         List<Bucket> out = new ArrayList<>();
         for (String p : policies) {
             for (int d : distances) {
-                int n = 0, e = 0, c = 0;
+                int n = 0, e = 0, c = 0, known = 0;
+                double held = 0;
                 for (Row r : rows) {
                     if (!r.policy().equals(p) || r.target() != d) continue;
                     n++;
                     if (r.exact()) e++;
                     if (r.contains()) c++;
+                    if (!Double.isNaN(r.answerHeld())) {
+                        known++;
+                        held += r.answerHeld();
+                    }
                 }
-                out.add(new Bucket(p, d, n, e, c));
+                out.add(new Bucket(p, d, n, e, c, known == 0 ? Double.NaN : held / known));
             }
         }
         return out;

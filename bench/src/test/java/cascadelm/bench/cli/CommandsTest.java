@@ -216,7 +216,18 @@ class CommandsTest {
             assertTrue(a.get("position").asInt() <= 900);
         }
         assertEquals(4, j.get("policies").size());
+        assertTrue(j.get("complete").asBoolean());
+        int fullHeld = 0;
+        for (JsonNode a : answers) {
+            if (!a.get("policy").asText().equals("full") || a.get("answerHeld").isNull()) continue;
+            assertEquals(1.0, a.get("answerHeld").asDouble(), a.toString());   // full attention keeps every token
+            assertEquals(1.0, a.get("factHeld").asDouble(), a.toString());
+            fullHeld++;
+        }
+        assertTrue(fullHeld > 0, "some answers occur word for word in their facts");
+        assertEquals(answers.size(), Files.readAllLines(o.resolve("answers.jsonl")).size(), "every answer as it came");
         assertPng(o.resolve("qa.png"));
+        assertPng(o.resolve("qa-held.png"));
         assertTrue(out.toString().strip().lines().findFirst().orElseThrow().startsWith("policy"), out.toString());
         assertTrue(lastLine().startsWith("cascade"), out.toString());
     }

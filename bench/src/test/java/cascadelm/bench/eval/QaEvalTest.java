@@ -1,7 +1,10 @@
 package cascadelm.bench.eval;
 
 import cascadelm.kernels.cpu.CpuBackend;
+import cascadelm.kernels.AttentionScores;
 import cascadelm.model.cache.CacheSettings;
+import cascadelm.model.cache.KvCache;
+import cascadelm.model.cache.RowStorage;
 import cascadelm.model.generate.Generator;
 import cascadelm.model.generate.Prompts;
 import cascadelm.model.generate.Sampler;
@@ -52,7 +55,7 @@ class QaEvalTest {
         assertEquals(text.length(), ends[ends.length - 1]);
         QaEval.Tokens tokens = new QaEval.Tokens(new int[ends.length], ends);
         // The fact is sentence 2 (chars 18..26, "a b c d."), ending at token 16 (BOS + 3 × 5).
-        QaEval.Question q = new QaEval.Question("q", "?", "a", 18, 26);
+        QaEval.Question q = new QaEval.Question("q", "?", "a", 18, 26, 18);
         assertEquals(16, QaEval.tokensThrough(ends, 26));
         List<QaEval.Checkpoint> cs = QaEval.checkpoints(text, tokens, List.of(q), List.of(10, 50, 1000), 0);
         assertEquals(2, cs.size(), "1000 tokens is past the end of the document: not asked");
@@ -70,7 +73,7 @@ class QaEvalTest {
         // A limit of 60 tokens leaves only the first.
         assertEquals(1, QaEval.checkpoints(text, tokens, List.of(q), List.of(10, 50), 60).size());
         // Two questions at the same stop share one checkpoint.
-        QaEval.Question q2 = new QaEval.Question("q2", "?", "a", 18, 26);
+        QaEval.Question q2 = new QaEval.Question("q2", "?", "a", 18, 26, 18);
         List<QaEval.Checkpoint> shared = QaEval.checkpoints(text, tokens, List.of(q, q2), List.of(10), 0);
         assertEquals(1, shared.size());
         assertEquals(2, shared.getFirst().asks().size());
@@ -164,16 +167,85 @@ class QaEvalTest {
     @Test
     void bucketsCountPerPolicyAndDistance() {
         List<QaEval.Row> rows = List.of(
-                new QaEval.Row("full", "d", "q1", "?", "x", 256, 260, 300, "x", true, true),
-                new QaEval.Row("full", "d", "q2", "?", "x", 256, 261, 300, "x y", false, true),
-                new QaEval.Row("window", "d", "q1", "?", "x", 256, 260, 300, "z", false, false));
+                new QaEval.Row("full", "d", "q1", "?", "x", 256, 260, 300, "x", true, true, 1.0, 1.0, 1.0),
+                new QaEval.Row("full", "d", "q2", "?", "x", 256, 261, 300, "x y", false, true, 1.0, 0.5, 0.5),
+                new QaEval.Row("window", "d", "q1", "?", "x", 256, 260, 300, "z", false, false, 0.0, Double.NaN, Double.NaN));
         List<QaEval.Bucket> b = QaEval.buckets(rows, List.of("full", "window"), List.of(256, 1024));
         assertEquals(4, b.size());
         assertEquals(2, b.get(0).n());
         assertEquals(0.5, b.get(0).exactMatch());
         assertEquals(1.0, b.get(0).containsRate());
+        assertEquals(0.75, b.get(0).answerHeld(), "the mean of the rows' shares");
         assertEquals(0, b.get(1).n());
         assertEquals(0.0, b.get(2).exactMatch());
+        assertTrue(Double.isNaN(b.get(2).answerHeld()), "no row knows it");
+    }
+
+    /**
+     * The held shares against what each policy must keep: full keeps everything; the window keeps exactly the last
+     * M tokens, so a fact sentence is held wholly inside the window, partly across its edge and not at all before it.
+     */
+    @Test
+    void heldSharesFollowWhatThePolicyKeeps() throws Exception {
+        QaEval.Document d = QaEval.readCorpus(CORPUS, 1).getFirst();
+        QaEval.Question q = d.questions().getFirst();
+        assertTrue(q.answerStart() >= q.factStart() && q.answerStart() + q.answer().length() <= q.factEnd(), q.toString());
+        assertTrue(d.text().substring(q.answerStart()).toLowerCase(java.util.Locale.ROOT)
+                .startsWith(q.answer().toLowerCase(java.util.Locale.ROOT)));
+        try (LlamaModel model = LlamaModel.open(DEMO); CpuBackend backend = new CpuBackend(2)) {
+            QaEval.Tokens t = QaEval.tokenize(model.tokenizer(), d.text());
+            int[] fact = QaEval.tokenSpan(t.ends(), q.factStart(), q.factEnd());
+            assertTrue(t.ends()[fact[0]] > q.factStart() && t.ends()[fact[0] - 1] <= q.factStart(), "first fact token");
+            assertTrue(t.ends()[fact[1] - 1] >= q.factEnd() && t.ends()[fact[1] - 2] < q.factEnd(), "last fact token");
+            int layers = model.config().layers(), heads = model.config().kvHeads();
+            int window = 32, len = fact[1] - fact[0];
+            for (String policy : List.of("full", "window")) {
+                CacheSettings s = CacheSettings.from(Map.of("cache", policy, "cache-size", "" + window, "cascades", "1",
+                        "sinks", "0", "stride", "16"));
+                // Stop so that the window holds the fact's last 3 tokens only.
+                int stop = fact[1] - 3 + window;
+                ModelSession session = Sessions.fresh(model, backend, s, stop);
+                for (int pos = 0; pos < stop; ) {
+                    int n = Math.min(16, stop - pos);
+                    session.forward(t.ids(), pos, n, null);
+                    pos += n;
+                }
+                double share = QaEval.heldShare(session.cache(), layers, heads, fact[0], fact[1]);
+                assertEquals(policy.equals("full") ? 1.0 : 3.0 / len, share, 1e-12, policy);
+                assertEquals(share, QaEval.coveredShare(session.cache(), layers, heads, fact[0], fact[1]), 1e-12,
+                        policy + ": every layer and head holds the same tokens, so covered = held");
+                assertEquals(policy.equals("full") ? 1.0 : 0.0, QaEval.heldShare(session.cache(), layers, heads, 0, 1), policy);
+            }
+        }
+    }
+
+    /** Heads holding different tokens (as score selection makes them): held counts triples, covered the union. */
+    @Test
+    void coveredCountsTokensAnyHeadHoldsHeldCountsTriples() {
+        // 2 layers x 2 heads; tokens 10..13: layer 0 head 0 holds 10, 11; layer 0 head 1 holds 12; layer 1 nothing of them.
+        int[][][] held = {{{1, 10, 11}, {12, 40}}, {{1, 2}, {50}}};
+        KvCache cache = new HeldOnly(held);
+        assertEquals(3.0 / (2 * 2 * 4), QaEval.heldShare(cache, 2, 2, 10, 14), 1e-12);
+        assertEquals(3.0 / 4, QaEval.coveredShare(cache, 2, 2, 10, 14), 1e-12);
+        assertEquals(0.0, QaEval.coveredShare(cache, 2, 2, 20, 30));
+    }
+
+    /** A cache that only answers which tokens it holds. */
+    private record HeldOnly(int[][][] held) implements KvCache {
+        @Override public int[] heldTokens(int layer, int kvHead) { return held[layer][kvHead]; }
+        @Override public int rows() { throw new UnsupportedOperationException(); }
+        @Override public void positions(int layer, int kvHead, int[] out) { throw new UnsupportedOperationException(); }
+        @Override public int nextPosition() { throw new UnsupportedOperationException(); }
+        @Override public int[] attentionOrder() { throw new UnsupportedOperationException(); }
+        @Override public boolean originalPositions() { throw new UnsupportedOperationException(); }
+        @Override public RowStorage storage() { throw new UnsupportedOperationException(); }
+        @Override public AttentionScores scoreRequest(int layer, int n) { throw new UnsupportedOperationException(); }
+        @Override public void append(int layer, int n) { throw new UnsupportedOperationException(); }
+        @Override public void commit(int n) { throw new UnsupportedOperationException(); }
+        @Override public long tokensSeen() { throw new UnsupportedOperationException(); }
+        @Override public long bytes() { throw new UnsupportedOperationException(); }
+        @Override public KvCache copy() { throw new UnsupportedOperationException(); }
+        @Override public String describe() { return "held-only"; }
     }
 
     private static int[] concat(int[] a, int[] b) {

@@ -67,6 +67,14 @@ abstract class BoundedCache implements KvCache {
     }
 
     @Override
+    public int[] heldTokens(int layer, int kvHead) {
+        int[] p = store.positions[layer][kvHead];
+        int[] out = new int[rows];
+        for (int i = 0; i < rows; i++) out[i] = p[order[i]];
+        return out;
+    }
+
+    @Override
     public int nextPosition() {
         return originalPositions ? Math.toIntExact(seen) : rows;
     }

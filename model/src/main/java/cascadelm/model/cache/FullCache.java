@@ -46,6 +46,13 @@ public final class FullCache implements KvCache {
     }
 
     @Override
+    public int[] heldTokens(int layer, int kvHead) {
+        int[] out = new int[rows];
+        for (int i = 0; i < rows; i++) out[i] = i;
+        return out;
+    }
+
+    @Override
     public int nextPosition() {
         return rows;
     }

@@ -63,6 +63,14 @@ public interface KvCache {
     /** Ends a chunk once every layer has appended it. */
     void commit(int n);
 
+    /**
+     * Document indices (0 = the first token read) of the tokens one layer and KV head holds now, in attention
+     * order, or null when the policy does not track them. For evaluations that ask which tokens survived.
+     */
+    default int[] heldTokens(int layer, int kvHead) {
+        return null;
+    }
+
     /** Tokens seen since the start of the document (not all of them are still held). */
     long tokensSeen();
 

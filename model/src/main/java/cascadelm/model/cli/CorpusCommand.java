@@ -51,6 +51,11 @@ final class CorpusCommand implements Callable<Integer> {
             description = "Planted facts, each with a question, per document; 0 = 3 to 6 (default: ${DEFAULT-VALUE}).")
     int factsPerDoc;
 
+    @Option(names = "--fact-depth", defaultValue = "0.95", paramLabel = "F",
+            description = "Plant the facts with questions in the first F of each document, a fraction in (0, 0.95];"
+                    + " distractors still go anywhere. Early facts give long fact-to-question distances (default: ${DEFAULT-VALUE}).")
+    double factDepth;
+
     @Option(names = "--text-files", description = "Also write each document as DIR/docs/<doc_id>.txt.")
     boolean textFiles;
 
@@ -64,7 +69,7 @@ final class CorpusCommand implements Callable<Integer> {
     boolean verbose;
 
     private static final List<String> SAMPLE_FIXES = List.of("--seed", "--documents", "--min-words", "--max-words",
-            "--facts-per-doc", "--text-files");
+            "--facts-per-doc", "--fact-depth", "--text-files");
 
     @Override
     public Integer call() throws IOException {
@@ -106,7 +111,11 @@ final class CorpusCommand implements Callable<Integer> {
         if (factsPerDoc < 0 || factsPerDoc > CorpusSpec.MAX_FACTS) {
             throw usage("--facts-per-doc", factsPerDoc, "must be in 0.." + CorpusSpec.MAX_FACTS + " (0 = 3 to 6)");
         }
-        return CorpusSpec.of(seed, documents, minWords, maxWords, factsPerDoc, textFiles);
+        if (!(factDepth > 0 && factDepth <= CorpusSpec.MAX_FACT_DEPTH)) {
+            throw new Main.UsageException("invalid value " + factDepth + " for --fact-depth: must be in (0, "
+                    + CorpusSpec.MAX_FACT_DEPTH + "]");
+        }
+        return CorpusSpec.of(seed, documents, minWords, maxWords, factsPerDoc, textFiles, factDepth);
     }
 
     private static Main.UsageException usage(String option, long value, String rule) {

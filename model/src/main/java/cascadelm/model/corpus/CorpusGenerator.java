@@ -74,7 +74,7 @@ public final class CorpusGenerator {
         long target = spec.sizes().isEmpty() ? logUniform(spec.minWords(), spec.maxWords(), random)
                 : spec.sizes().get(index);
         int facts = spec.factsPerDoc() > 0 ? spec.factsPerDoc() : 3 + random.nextInt(4);
-        return DocumentPlan.make(docId(spec.seed(), index), random, target, facts);
+        return DocumentPlan.make(docId(spec.seed(), index), random, target, facts, spec.factDepth());
     }
 
     /** Ids carry the seed, so corpora made with different seeds (training, held out) can be mixed. */

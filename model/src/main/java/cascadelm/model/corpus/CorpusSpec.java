@@ -10,15 +10,22 @@ import java.util.List;
  *
  * @param factsPerDoc planted facts (with questions) per document; 0 draws 3 to 6 per document
  * @param sizes       explicit per-document word targets (the sample preset); empty to draw them
+ * @param factDepth   planted facts go in the first {@code factDepth} of each document (a fraction in
+ *                    (0, {@value #MAX_FACT_DEPTH}]); early facts give long fact-to-question distances
  */
 public record CorpusSpec(long seed, int documents, long minWords, long maxWords, int factsPerDoc,
-                         boolean textFiles, List<Long> sizes) {
+                         boolean textFiles, List<Long> sizes, double factDepth) {
     /** Below this a document has no room for a chapter, its facts and an ending. */
     public static final long MIN_WORDS = 500;
     public static final int MAX_FACTS = 50;
+    /** Nothing is planted in the last 5%, which the closing paragraph may take. */
+    public static final double MAX_FACT_DEPTH = 0.95;
 
     public CorpusSpec {
         sizes = List.copyOf(sizes);
+        if (!(factDepth > 0 && factDepth <= MAX_FACT_DEPTH)) {
+            throw new IllegalArgumentException("factDepth must be in (0, " + MAX_FACT_DEPTH + "]: " + factDepth);
+        }
         if (documents < 1) throw new IllegalArgumentException("documents must be at least 1: " + documents);
         if (minWords < MIN_WORDS) throw new IllegalArgumentException("minWords must be at least " + MIN_WORDS);
         if (maxWords < minWords) throw new IllegalArgumentException("maxWords < minWords");
@@ -33,13 +40,19 @@ public record CorpusSpec(long seed, int documents, long minWords, long maxWords,
     /** Random sizes in [minWords, maxWords]. */
     public static CorpusSpec of(long seed, int documents, long minWords, long maxWords, int factsPerDoc,
                                 boolean textFiles) {
-        return new CorpusSpec(seed, documents, minWords, maxWords, factsPerDoc, textFiles, List.of());
+        return of(seed, documents, minWords, maxWords, factsPerDoc, textFiles, MAX_FACT_DEPTH);
+    }
+
+    /** Random sizes in [minWords, maxWords], planted facts only in the first {@code factDepth} of each document. */
+    public static CorpusSpec of(long seed, int documents, long minWords, long maxWords, int factsPerDoc,
+                                boolean textFiles, double factDepth) {
+        return new CorpusSpec(seed, documents, minWords, maxWords, factsPerDoc, textFiles, List.of(), factDepth);
     }
 
     /** The committed sample, sample-data/corpus: about 3K, 10K, 30K, 60K words and one of 160K words
      * (over 200K tokens), 3 to 6 questions each, with text files. */
     public static CorpusSpec sample() {
         List<Long> sizes = List.of(3_000L, 10_000L, 30_000L, 60_000L, 160_000L);
-        return new CorpusSpec(20261124L, sizes.size(), sizes.getFirst(), sizes.getLast(), 0, true, sizes);
+        return new CorpusSpec(20261124L, sizes.size(), sizes.getFirst(), sizes.getLast(), 0, true, sizes, MAX_FACT_DEPTH);
     }
 }

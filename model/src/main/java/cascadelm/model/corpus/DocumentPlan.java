@@ -28,13 +28,16 @@ record DocumentPlan(String docId, String title, long targetWords, List<String> c
 
     static final int CAST_SIZE = 8;
 
-    /** Planted facts sit in equal slices of the document at a random depth inside each slice, so the
-     * questions cover near and far; nothing goes in the last 5%, which the closing paragraph may take. */
-    private static final double MAX_DEPTH = 0.95;
+    /** Distractors go anywhere but the last 5%, which the closing paragraph may take. */
+    private static final double MAX_DEPTH = CorpusSpec.MAX_FACT_DEPTH;
     /** One distractor per this many words on top of one per planted fact. */
     private static final int WORDS_PER_DISTRACTOR = 2_500;
 
-    static DocumentPlan make(String docId, SplittableRandom random, long targetWords, int plantedFacts) {
+    /**
+     * Planted facts sit in equal slices of the first {@code factDepth} of the document, at a random depth inside
+     * each slice, so the questions cover near and far (all of it at the default depth, 0.95).
+     */
+    static DocumentPlan make(String docId, SplittableRandom random, long targetWords, int plantedFacts, double factDepth) {
         List<String> cast = pickDistinct(Vocabulary.NAMES, CAST_SIZE, random);
         String homeTown = pick(Vocabulary.TOWNS, random);
         String title = title(random, cast, homeTown);
@@ -43,7 +46,7 @@ record DocumentPlan(String docId, String title, long targetWords, List<String> c
         List<PlannedFact> planted = new ArrayList<>();
         for (int i = 0; i < plantedFacts; i++) {
             Fact fact = unusedFact(random, keys, null, cast);
-            double depth = (i + 0.05 + 0.9 * random.nextDouble()) / plantedFacts * MAX_DEPTH;
+            double depth = (i + 0.05 + 0.9 * random.nextDouble()) / plantedFacts * factDepth;
             planted.add(new PlannedFact(fact, Math.round(depth * targetWords), "q"));
         }
         List<PlannedFact> all = new ArrayList<>(planted);

@@ -16,6 +16,7 @@ import java.util.List;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class CorpusGeneratorTest {
@@ -111,6 +112,23 @@ class CorpusGeneratorTest {
             long words = CorpusFiles.words(d.get("text").asText());
             assertTrue(words >= 2_000 * 0.99 && words <= 40_000 * 1.01, "words " + words);
         }
+    }
+
+    /** --fact-depth: the planted facts go in the first share of the text, spread over it; distractors stay everywhere. */
+    @Test
+    void aFactDepthPlantsEveryQuestionsFactEarly(@TempDir Path dir) throws IOException {
+        Path out = CorpusFiles.generate(CorpusSpec.of(11, 2, 100_000, 100_000, 40, false, 0.05), dir.resolve("early"));
+        for (JsonNode d : CorpusFiles.documents(out)) {
+            long words = CorpusFiles.words(d.get("text").asText());
+            JsonNode qs = d.get("questions");
+            assertEquals(40, qs.size());
+            long last = 0;
+            for (JsonNode q : qs) last = Math.max(last, q.get("fact_word").asLong());
+            assertTrue(last <= 0.05 * words && last > 0.04 * words, "last planted fact at word " + last + " of " + words);
+        }
+        assertThrows(IllegalArgumentException.class, () -> CorpusSpec.of(11, 2, 1_000, 1_000, 4, false, 0.96));
+        assertThrows(IllegalArgumentException.class, () -> CorpusSpec.of(11, 2, 1_000, 1_000, 4, false, 0));
+        assertThrows(IllegalArgumentException.class, () -> CorpusSpec.of(11, 2, 1_000, 1_000, 4, false, Double.NaN));
     }
 
     @Test
