@@ -17,7 +17,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 /**
  * A long document through the executor's path (CPU backend, cascading cache) in a child JVM with a fixed
- * 256 MiB heap: it must complete, and the heap after GC must not grow with the tokens read — the cache
+ * 256 MiB heap: it must complete, and the heap after GC must not grow with the tokens read (median of the last third of the samples against the first third's) — the cache
  * holds S + M rows whatever the length. CI reads 100K tokens; the full-size run (1M tokens, README and
  * RELIABILITY.md) is the same test with {@code -Dcascadelm.longDocument.tokens=1000000}.
  */
@@ -51,10 +51,21 @@ class LongDocumentHeapTest {
         List<HeapSampler.Sample> s = HeapSampler.read(samples);
         // Samples while the document is being read (the listener reports the tokens at the end, so use time).
         assertTrue(s.size() >= 3, "too few samples to see a trend: " + s);
-        double first = s.getFirst().usedMiB();
+        // The medians of the first and last thirds, not single samples: the reading thread keeps allocating between
+        // the sampler's System.gc() and its reading, so one sample can catch a chunk's transient buffers (seen once
+        // under a load of 18 on 2 cores: 37 MiB among samples of 18-20), while a leak raises the whole last third.
+        int third = Math.max(1, s.size() / 3);
+        double first = median(s.subList(0, third));
+        double last = median(s.subList(s.size() - third, s.size()));
         double max = s.stream().mapToDouble(HeapSampler.Sample::usedMiB).max().orElseThrow();
-        System.out.printf("long document: %s tokens in %s s, heap after GC %.1f MiB at first, at most %.1f MiB, %d samples%n",
-                m.group(2), m.group(4), first, max, s.size());
-        assertTrue(max - first <= MAX_GROWTH_MIB, String.format("heap grew by %.1f MiB: %s", max - first, s));
+        System.out.printf("long document: %s tokens in %s s, heap after GC: median %.1f MiB in the first third, %.1f MiB "
+                + "in the last, at most %.1f MiB, %d samples%n", m.group(2), m.group(4), first, last, max, s.size());
+        assertTrue(last - first <= MAX_GROWTH_MIB, String.format("heap grew by %.1f MiB: %s", last - first, s));
+    }
+
+    private static double median(List<HeapSampler.Sample> samples) {
+        double[] used = samples.stream().mapToDouble(HeapSampler.Sample::usedMiB).sorted().toArray();
+        int n = used.length;
+        return n % 2 == 1 ? used[n / 2] : (used[n / 2 - 1] + used[n / 2]) / 2;
     }
 }
