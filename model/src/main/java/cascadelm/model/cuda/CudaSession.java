@@ -30,9 +30,8 @@ import java.util.Set;
  * rounded to bf16 for the cache), attention over the cache plus the chunk, the output product added to the
  * residual, RMSNorm, the fused gate|up product, SwiGLU, the down product added to the residual; then the chunk
  * enters the cache of every layer (score EMA, acceptance, eviction, row moves: kernels). Chunk attention runs the
- * tensor-core flash kernel (head dimensions 64 and 128) with the exact §4 score sums from its second pass (the
- * settled entries' left out, {@link #skipSettledScores}); other
- * head dimensions run the split-K kernel of decode.cu.
+ * tensor-core flash kernel (head dimensions 64 and 128) with the exact §4 score sums from its second pass (none
+ * for the settled entries, {@link #skipSettledScores}); other head dimensions run the split-K kernel of decode.cu.
  *
  * <p>Decoding (one token, last logits only) is one CUDA graph, captured on first use and replayed per token:
  * embedding, per layer the norm-fused QKV product, split, split-K attention over the cache and its merge, the

@@ -47,12 +47,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * float32. That rounding is a property of the storage, not a kernel error, and it moves the logits by up to 8.0e-3 of
  * the largest |logit| for the fixtures and 1.14e-2 for the tiny models below (CPU alone, float32 rows against
  * bf16-rounded rows, while both caches hold the same tokens) and flips close score contests of the cascade's
- * eviction, after which the two caches hold different tokens. So the exact reference is the CPU backend with its rows rounded to bf16 as the device stores
- * them ({@link Session#roundRowsToBf16}): it reproduces every parting of the GPU from the float32 CPU that the H200
- * run of 2026-12-01 found (17 of 60 greedy runs, same token, same step). Against it only float32 rounding order
- * differs, which can still flip a bf16 rounding here and there: measured on the CPU by perturbing the rows by 1e-6
- * (relative, Gaussian) before rounding, ≤ 2.7e-3 of the largest |logit| over all 60 fixture × policy runs and the
- * 14 tiny-model runs, no eviction and no greedy token changed. Hence the bounds below.
+ * eviction, after which the two caches hold different tokens. So the exact reference is the CPU backend with its
+ * rows rounded to bf16 as the device stores them ({@link Session#roundRowsToBf16}): it reproduces every parting of
+ * the GPU from the float32 CPU that the H200 run of 2026-12-01 found (17 of 60 greedy runs, same token, same step).
+ * Against it only float32 rounding order differs, which can still flip a bf16 rounding here and there: measured on
+ * the CPU by perturbing the rows by 1e-6 (relative, Gaussian) before rounding, ≤ 2.7e-3 of the largest |logit| over
+ * all 60 fixture × policy runs and the 14 tiny-model runs, no eviction and no greedy token changed. Hence the bounds
+ * below (measurements: bench/results/gpu-engine-20261201.md, section gpu-fix).
  */
 @GpuTest
 class CudaSessionTest {
@@ -63,8 +64,9 @@ class CudaSessionTest {
      * Largest |CUDA − transformers| relative to the row's largest |logit|, per fixture and weight type: 1.5× the
      * worst measured on the H200 (2026-12-01, run 3) over chunks of 7 and 64, rounded up. Chunks of up to
      * {@code MATVEC_MAX_ROWS} tokens run float32 products, so their error is the bf16 cache's alone (the bf16-rows
-     * CPU is off from transformers by the same figures, to two digits; the float32 CPU by ≤ 2.2e-6); longer chunks also run cuBLAS GEMMs on activations rounded to the weights'
-     * 16-bit type (llama-spm BF16: 8.8e-3 with chunks of 64, 3.0e-3 with chunks of 7).
+     * CPU is off from transformers by the same figures, to two digits; the float32 CPU by ≤ 2.2e-6); longer chunks
+     * also run cuBLAS GEMMs on activations rounded to the weights' 16-bit type (llama-spm BF16: 8.8e-3 with chunks
+     * of 64, 3.0e-3 with chunks of 7).
      * Measured: llama-spm F32 4.5e-3, F16 2.8e-3, BF16 8.8e-3, Q8_0 3.0e-3, Q4_0 3.3e-3; qwen2-bpe F32 3.3e-3,
      * F16 2.5e-3; llama3-bpe F32 6.7e-3, F16 6.9e-3, Q8_0 6.3e-3.
      */
