@@ -12,9 +12,20 @@ set -euo pipefail
 DIR=${1:?usage: gpu-check.sh DIR [bench]}
 OUT=${OUT:-/tmp/gpu-check}
 mkdir -p "$OUT"
-JRE=${JRE:-$DIR/jre.tar.xz}
-[ -f "$JRE" ] || JRE=.device/jre.tar.xz
-if [ ! -x /tmp/jre/bin/java ]; then tar xJf "$JRE" -C /tmp; fi
+# The runtime: $JRE, else DIR/jre.tar.xz, else the shared .device/jre.tar.xz beside DIR (DIR = .device/<name>),
+# else .device/jre.tar.xz under the working directory (the repository root).
+if [ -z "${JRE:-}" ]; then
+    for j in "$DIR/jre.tar.xz" "$DIR/../jre.tar.xz" .device/jre.tar.xz; do
+        if [ -f "$j" ]; then JRE=$j; break; fi
+    done
+fi
+if [ ! -x /tmp/jre/bin/java ]; then
+    if [ ! -f "${JRE:-}" ]; then
+        echo "gpu-check.sh: no Java runtime: set JRE to a jlink tar.xz, or put jre.tar.xz in $DIR or beside it" >&2
+        exit 2
+    fi
+    tar xJf "$JRE" -C /tmp
+fi
 JAVA=/tmp/jre/bin/java
 CP=$(ls "$DIR"/lib/*.jar "$DIR"/tests/*.jar | tr '\n' ':')
 FLAGS="--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xmx16g"

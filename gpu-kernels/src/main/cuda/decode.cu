@@ -82,12 +82,20 @@ __device__ void dmv_rows(const uint8_t* w, long rowBytes, int rows, int cols, co
     const bool B = SWIGLU || PER_WARP == 2;   // a second row at all (compile time)
     float accA = 0.f, accB = 0.f;
     int u = lane;
+    // Q8_0: the unit's scale applied once to its 8-value partial sum (one multiply per value fewer; the products
+    // are instruction-bound), which also gives four independent FMA chains instead of one.
+    constexpr bool SCALED = TYPE == T_Q8_0;
     for (; u + 96 < units; u += 128) {
-        float wa[4][8], wb[4][8];
+        float wa[4][8], wb[4][8], da[4], db[4];
 #pragma unroll
         for (int k = 0; k < 4; k++) {
-            Quant<TYPE>::unit(ra, u + 32 * k, wa[k]);
-            if (B) Quant<TYPE>::unit(rb, u + 32 * k, wb[k]);
+            if constexpr (SCALED) {
+                da[k] = Quant<T_Q8_0>::quants(ra, u + 32 * k, wa[k]);
+                if (B) db[k] = Quant<T_Q8_0>::quants(rb, u + 32 * k, wb[k]);
+            } else {
+                Quant<TYPE>::unit(ra, u + 32 * k, wa[k]);
+                if (B) Quant<TYPE>::unit(rb, u + 32 * k, wb[k]);
+            }
         }
 #pragma unroll
         for (int k = 0; k < 4; k++) {
@@ -102,10 +110,21 @@ __device__ void dmv_rows(const uint8_t* w, long rowBytes, int rows, int cols, co
                 xv[0] *= ga.x; xv[1] *= ga.y; xv[2] *= ga.z; xv[3] *= ga.w;
                 xv[4] *= gb.x; xv[5] *= gb.y; xv[6] *= gb.z; xv[7] *= gb.w;
             }
+            if constexpr (SCALED) {
+                float pa = 0.f, pb = 0.f;
 #pragma unroll
-            for (int e = 0; e < 8; e++) {
-                accA += wa[k][e] * xv[e];
-                if (B) accB += wb[k][e] * xv[e];
+                for (int e = 0; e < 8; e++) {
+                    pa += wa[k][e] * xv[e];
+                    if (B) pb += wb[k][e] * xv[e];
+                }
+                accA += da[k] * pa;
+                if (B) accB += db[k] * pb;
+            } else {
+#pragma unroll
+                for (int e = 0; e < 8; e++) {
+                    accA += wa[k][e] * xv[e];
+                    if (B) accB += wb[k][e] * xv[e];
+                }
             }
         }
     }
@@ -216,8 +235,7 @@ __device__ __forceinline__ int rank_slot(int r, const int* ring, int S, int C, i
 }
 
 #define AK_WARPS 4
-#define AK_GMAX 8     // query heads per KV head
-#define AK_PMAX 4     // rotary pairs per lane: D ≤ 256
+#define AK_GMAX 8     // query heads per KV head, at most
 #define AK_KB 4       // keys a warp loads at once
 
 // Split-K attention of query i (rotated, f32 [i][h][D]) for the query heads of KV head g, over its visible keys
@@ -226,13 +244,18 @@ __device__ __forceinline__ int rank_slot(int r, const int* ring, int S, int C, i
 // step[POS] + j. Pair p of a head is elements (2p, 2p+1), or (p, p + D/2) with neox; lane l owns pairs l, l+32…
 // Writes each query head's partial (output·l, max m, sum l): partial [g][i][split][hh][D + 2]; and, when raw is
 // given, the scaled scores raw[(h·nQ + i)·rawStride + j]. grid (splits, G, nQ), block 128.
-extern "C" __global__ void __launch_bounds__(128) attn_kv_partial(
+//
+// Instantiated per GMAX (query heads per KV head: 1, 2, 4, 8; a group of 3 runs GMAX 4 with one head idle) and
+// PAIRS (rotary pairs per lane: D/2 ≤ 32 · PAIRS), so the per-head and per-pair loops unroll to what the model
+// needs: one generic kernel unrolled to 8 heads × 4 pairs was 9,500 lines of PTX and 254 registers.
+template <int GMAX, int PAIRS>
+__device__ __forceinline__ void attn_kv_partial_body(
         const float* q, int H, int G, int D, int nQ, const __nv_bfloat16* keys, const __nv_bfloat16* values,
         const int* pos, const int* ring, int S, int C, int W, const __nv_bfloat16* kRaw, const __nv_bfloat16* vRaw,
         const int* step, int originalPositions, const float* freqs, int neox, const float* cosT, const float* sinT,
         int tablePositions, float scale, int splits, float* raw, long rawStride, float* partial) {
-    __shared__ float wm[AK_WARPS][AK_GMAX], wl[AK_WARPS][AK_GMAX];
-    __shared__ float wo[AK_WARPS][AK_GMAX][256];
+    __shared__ float wm[AK_WARPS][GMAX], wl[AK_WARPS][GMAX];
+    __shared__ float wo[AK_WARPS][GMAX][64 * PAIRS];
     const int s = blockIdx.x, g = blockIdx.y, i = blockIdx.z;
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     const int group = H / G, half = D / 2;
@@ -243,14 +266,14 @@ extern "C" __global__ void __launch_bounds__(128) attn_kv_partial(
     const int k0 = s * per, k1 = min(visible, k0 + per);
     const int* rg = ring + g * (2 * C + 1);
 
-    float qa[AK_GMAX][AK_PMAX], qb[AK_GMAX][AK_PMAX];
-    float oa[AK_GMAX][AK_PMAX], ob[AK_GMAX][AK_PMAX], m[AK_GMAX], l[AK_GMAX];
+    float qa[GMAX][PAIRS], qb[GMAX][PAIRS];
+    float oa[GMAX][PAIRS], ob[GMAX][PAIRS], m[GMAX], l[GMAX];
 #pragma unroll
-    for (int hh = 0; hh < AK_GMAX; hh++) {
+    for (int hh = 0; hh < GMAX; hh++) {
         m[hh] = -INFINITY;
         l[hh] = 0.f;
 #pragma unroll
-        for (int k = 0; k < AK_PMAX; k++) {
+        for (int k = 0; k < PAIRS; k++) {
             int p = lane + 32 * k;
             bool own = hh < group && p < half;
             const float* qh = q + ((long)i * H + g * group + hh) * D;
@@ -263,7 +286,7 @@ extern "C" __global__ void __launch_bounds__(128) attn_kv_partial(
     // AK_KB keys per warp at a time: their loads are issued together (a warp's keys are otherwise a chain of
     // dependent memory latencies).
     for (int j0 = k0 + warp * AK_KB; j0 < k1; j0 += AK_WARPS * AK_KB) {
-        float ka[AK_KB][AK_PMAX], kb[AK_KB][AK_PMAX], va[AK_KB][AK_PMAX], vb[AK_KB][AK_PMAX];
+        float ka[AK_KB][PAIRS], kb[AK_KB][PAIRS], va[AK_KB][PAIRS], vb[AK_KB][PAIRS];
 #pragma unroll
         for (int b = 0; b < AK_KB; b++) {
             const int j = j0 + b;
@@ -282,7 +305,7 @@ extern "C" __global__ void __launch_bounds__(128) attn_kv_partial(
                 position = pos0 + jj;
             }
 #pragma unroll
-            for (int k = 0; k < AK_PMAX; k++) {
+            for (int k = 0; k < PAIRS; k++) {
                 int p = lane + 32 * k;
                 ka[b][k] = kb[b][k] = va[b][k] = vb[b][k] = 0.f;
                 if (live && p < half) {
@@ -302,11 +325,11 @@ extern "C" __global__ void __launch_bounds__(128) attn_kv_partial(
             const int j = j0 + b;
             if (j >= k1) break;
 #pragma unroll
-            for (int hh = 0; hh < AK_GMAX; hh++) {
+            for (int hh = 0; hh < GMAX; hh++) {
                 if (hh >= group) continue;
                 float d = 0.f;
 #pragma unroll
-                for (int k = 0; k < AK_PMAX; k++) d += qa[hh][k] * ka[b][k] + qb[hh][k] * kb[b][k];
+                for (int k = 0; k < PAIRS; k++) d += qa[hh][k] * ka[b][k] + qb[hh][k] * kb[b][k];
                 float x = warp_sum(d) * scale;
                 if (raw != nullptr && lane == 0) raw[((long)(g * group + hh) * nQ + i) * rawStride + j] = x;
                 float mNew = fmaxf(m[hh], x);
@@ -314,7 +337,7 @@ extern "C" __global__ void __launch_bounds__(128) attn_kv_partial(
                 l[hh] = l[hh] * corr + e;
                 m[hh] = mNew;
 #pragma unroll
-                for (int k = 0; k < AK_PMAX; k++) {
+                for (int k = 0; k < PAIRS; k++) {
                     oa[hh][k] = oa[hh][k] * corr + e * va[b][k];
                     ob[hh][k] = ob[hh][k] * corr + e * vb[b][k];
                 }
@@ -323,14 +346,14 @@ extern "C" __global__ void __launch_bounds__(128) attn_kv_partial(
     }
     // The block's warps combined: each warp's state to shared memory, then warp 0 merges per head.
 #pragma unroll
-    for (int hh = 0; hh < AK_GMAX; hh++) {
+    for (int hh = 0; hh < GMAX; hh++) {
         if (hh >= group) continue;
         if (lane == 0) {
             wm[warp][hh] = m[hh];
             wl[warp][hh] = l[hh];
         }
 #pragma unroll
-        for (int k = 0; k < AK_PMAX; k++) {
+        for (int k = 0; k < PAIRS; k++) {
             int p = lane + 32 * k;
             if (p < half) {
                 wo[warp][hh][neox ? p : 2 * p] = oa[hh][k];
@@ -356,6 +379,24 @@ extern "C" __global__ void __launch_bounds__(128) attn_kv_partial(
         }
     }
 }
+
+// attn_kv_partial_g<GMAX>_p<PAIRS>: the launcher (SplitKAttention) picks GMAX = the next of 1, 2, 4, 8 at or
+// above the group, PAIRS = the next of 1, 2, 4 at or above D/64.
+#define ATTN_KV_PARTIAL(GM, PA)                                                                                    \
+    extern "C" __global__ void __launch_bounds__(128) attn_kv_partial_g##GM##_p##PA(                               \
+            const float* q, int H, int G, int D, int nQ, const __nv_bfloat16* keys, const __nv_bfloat16* values,   \
+            const int* pos, const int* ring, int S, int C, int W, const __nv_bfloat16* kRaw,                      \
+            const __nv_bfloat16* vRaw, const int* step, int originalPositions, const float* freqs, int neox,       \
+            const float* cosT, const float* sinT, int tablePositions, float scale, int splits, float* raw,         \
+            long rawStride, float* partial) {                                                                      \
+        attn_kv_partial_body<GM, PA>(q, H, G, D, nQ, keys, values, pos, ring, S, C, W, kRaw, vRaw, step,           \
+                originalPositions, freqs, neox, cosT, sinT, tablePositions, scale, splits, raw, rawStride, partial); \
+    }
+#define ATTN_KV_PARTIAL_PAIRS(GM) ATTN_KV_PARTIAL(GM, 1) ATTN_KV_PARTIAL(GM, 2) ATTN_KV_PARTIAL(GM, 4)
+ATTN_KV_PARTIAL_PAIRS(1)
+ATTN_KV_PARTIAL_PAIRS(2)
+ATTN_KV_PARTIAL_PAIRS(4)
+ATTN_KV_PARTIAL_PAIRS(8)
 
 // Merges the splits of query i for the heads of KV head g: out [i][h][D] f32 (the layout the output product
 // reads); stats [h][i][2] = (max, sum) of the whole row, for the score sums. Every split's (max, sum) is loaded at

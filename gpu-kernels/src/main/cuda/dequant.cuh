@@ -53,6 +53,20 @@ template <> struct Quant<T_Q8_0> {
             w[4 + i] = d * (__uint_as_float(__byte_perm(b, 0x4B000000u, 0x7440 + i)) - 8388736.f);
         }
     }
+
+    // The unit's quants as floats (exact) and its block scale apart, for products that apply the scale once per
+    // eight values (decode.cu's dmv_rows): one multiply fewer per value.
+    __device__ static float quants(const uint8_t* row, int u, float q[8]) {
+        const uint8_t* g = row + (u >> 4) * 136;
+        uint2 v = *reinterpret_cast<const uint2*>(g + 8 + 8 * (u & 15));
+        unsigned a = v.x ^ 0x80808080u, b = v.y ^ 0x80808080u;
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            q[i] = __uint_as_float(__byte_perm(a, 0x4B000000u, 0x7440 + i)) - 8388736.f;
+            q[4 + i] = __uint_as_float(__byte_perm(b, 0x4B000000u, 0x7440 + i)) - 8388736.f;
+        }
+        return __half2float(*reinterpret_cast<const __half*>(g + 2 * ((u >> 2) & 3)));
+    }
 };
 
 // Q4_0: 18-byte blocks of 32: f16 d, 16 bytes; low nibbles values 0..15, high nibbles 16..31; d·(q−8).

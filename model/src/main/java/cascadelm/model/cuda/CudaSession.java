@@ -6,6 +6,7 @@ import cascadelm.kernels.cuda.CudaDevice;
 import cascadelm.kernels.cuda.CudaGraph;
 import cascadelm.kernels.cuda.CudaKernels;
 import cascadelm.kernels.cuda.DeviceBuffer;
+import cascadelm.kernels.cuda.DeviceCascadeCache;
 import cascadelm.kernels.cuda.FlashAttention;
 import cascadelm.model.cache.KvCache;
 import cascadelm.model.llama.LlamaModel;
@@ -29,8 +30,8 @@ import java.util.Set;
  * rounded to bf16 for the cache), attention over the cache plus the chunk, the output product added to the
  * residual, RMSNorm, the fused gate|up product, SwiGLU, the down product added to the residual; then the chunk
  * enters the cache of every layer (score EMA, acceptance, eviction, row moves: kernels). Chunk attention runs the
- * tensor-core flash kernel (head dimensions 64 and 128) with the exact §4 score sums from its second pass; other
- * head dimensions run the split-K kernel of decode.cu.
+ * tensor-core flash kernel (head dimensions 64 and 128) with the exact §4 score sums from its second pass (none
+ * for the settled entries, {@link #skipSettledScores}); other head dimensions run the split-K kernel of decode.cu.
  *
  * <p>Decoding (one token, last logits only) is one CUDA graph, captured on first use and replayed per token:
  * embedding, per layer the norm-fused QKV product, split, split-K attention over the cache and its merge, the
@@ -56,7 +57,7 @@ public final class CudaSession implements ModelSession {
     private final FlashAttention flash;   // null: head dimension other than 64 or 128
     private final float scale;
     private DeviceKvCache cache;
-    private boolean useGraph = true, timeSteps;
+    private boolean useGraph = true, timeSteps, skipSettled = true;
     private double stepMillis;
     private int timedSteps;
     private Set<Phase> phases = EnumSet.allOf(Phase.class);
@@ -177,6 +178,16 @@ public final class CudaSession implements ModelSession {
     /** Whether decoding replays a captured graph (default) or launches the same kernels one by one (for A/B timing). */
     public void useGraph(boolean on) {
         this.useGraph = on;
+    }
+
+    /**
+     * Whether chunk score sums leave out the settled entries (default): once the cache is full, the entries of the
+     * last cascade other than its newest are never compared again (cascade-spec §2: they only age out), so their
+     * sums are not computed and their stored scores stop changing; the cache keeps exactly the same tokens
+     * ({@link DeviceCascadeCache#scoreSampling}'s exact saving). Off: every held row's sum (for A/B checks).
+     */
+    public void skipSettledScores(boolean on) {
+        this.skipSettled = on;
     }
 
     /** With {@code on}, each decode step's device time is measured (two events around the graph replay). */
@@ -403,8 +414,10 @@ public final class CudaSession implements ModelSession {
                 new FlashAttention.Tensor(att.address(), (long) c.heads() * hd, hd), true, lse.address(), n, nk,
                 c.heads(), c.kvHeads(), hd, scale);
         if (cache.scored) {
+            boolean skip = skipSettled && rows == cache.slots() && cache.width() > 1;
+            int from = skip ? cache.sinks : 0, to = skip ? cache.sinks + cache.width() - 1 : 0;
             flash.scoreSums(q, keys, lse.address(), sums.address() + 4L * layer * c.kvHeads() * nk, n, nk, c.heads(),
-                    c.kvHeads(), hd, scale, cache.beta, cache.meanReduction);
+                    c.kvHeads(), hd, scale, cache.beta, cache.meanReduction, 1, from, to);
         }
     }
 

@@ -329,6 +329,16 @@ public final class DeviceKvCache implements KvCache {
         return held;
     }
 
+    /** Score EMAs of cascade c's entries of one layer and KV head, oldest first, as {@link #heldPositions} (read back). */
+    public float[] heldScores(int layer, int kvHead, int c) {
+        int[] r = readInts(ring(layer) + 4L * kvHead * (2 * cascades + 1), 2 * cascades + 1);
+        float[] all = new float[slots()];
+        device().download(state.score.address() + 4L * (layer * kvHeads + kvHead) * slots(), all, 0, all.length);
+        float[] held = new float[r[cascades + c]];
+        for (int i = 0; i < held.length; i++) held[i] = all[sinks + c * width + (r[c] + i) % width];
+        return held;
+    }
+
     /** Document positions of the sinks of one layer and KV head (read back). */
     public int[] sinkPositions(int layer, int kvHead) {
         int[] r = readInts(ring(layer) + 4L * kvHead * (2 * cascades + 1), 2 * cascades + 1);

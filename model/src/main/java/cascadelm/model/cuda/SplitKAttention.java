@@ -17,6 +17,21 @@ record SplitKAttention(int heads, int kvHeads, int headDim, boolean neox, long f
                        int tablePositions, int splits, long raw, long rawStride, long partial, long stats) {
 
     /**
+     * The split-K kernel instantiated for this shape (decode.cu's attn_kv_partial_g*_p*): query heads per KV head
+     * rounded up to 1, 2, 4 or 8, rotary pairs per lane (headDim/2 over 32 lanes) rounded up to 1, 2 or 4.
+     */
+    static String partialKernel(int group, int headDim) {
+        if (group < 1 || group > 8 || headDim < 2 || headDim > 256) {
+            throw new IllegalArgumentException("split-K attention takes 1..8 query heads per KV head and head"
+                    + " dimensions up to 256, got " + group + " and " + headDim);
+        }
+        int g = Integer.highestOneBit(group) == group ? group : Integer.highestOneBit(group) << 1;
+        int lanes = (headDim / 2 + 31) / 32;
+        int p = lanes <= 1 ? 1 : lanes <= 2 ? 2 : 4;
+        return "attn_kv_partial_g" + g + "_p" + p;
+    }
+
+    /**
      * out [i][h][D] f32 = attention of queries q ([i][h][D] f32, rotated) over the cache's rows of {@code layer} and
      * the chunk's keys/values kNew, vNew ([g][n][D] bf16, un-rotated). With {@code sums} (not 0), also the score
      * sums [layer][g][rows + n] with weights byQuery, byDistance (n floats each), reduced by max or mean.
@@ -24,11 +39,12 @@ record SplitKAttention(int heads, int kvHeads, int headDim, boolean neox, long f
     void run(CudaDevice d, DeviceKvCache cache, int layer, int n, long q, long kNew, long vNew, long out, float scale,
              long sums, long byQuery, long byDistance) {
         boolean scored = sums != 0;
-        d.launch3("attn_kv_partial", splits, kvHeads, n, 128, 0, d.args().ptr(q).i32(heads).i32(kvHeads).i32(headDim)
-                .i32(n).ptr(cache.keys(layer)).ptr(cache.values(layer)).ptr(cache.positionsAddress(layer))
-                .ptr(cache.ring(layer)).i32(cache.sinks).i32(cache.cascades).i32(cache.width()).ptr(kNew).ptr(vNew)
-                .ptr(cache.step()).i32(cache.originalPositions ? 1 : 0).ptr(freqs).i32(neox ? 1 : 0).ptr(cos).ptr(sin)
-                .i32(tablePositions).f32(scale).i32(splits).ptr(scored ? raw : 0).i64(rawStride).ptr(partial));
+        d.launch3(partialKernel(heads / kvHeads, headDim), splits, kvHeads, n, 128, 0, d.args().ptr(q).i32(heads)
+                .i32(kvHeads).i32(headDim).i32(n).ptr(cache.keys(layer)).ptr(cache.values(layer))
+                .ptr(cache.positionsAddress(layer)).ptr(cache.ring(layer)).i32(cache.sinks).i32(cache.cascades)
+                .i32(cache.width()).ptr(kNew).ptr(vNew).ptr(cache.step()).i32(cache.originalPositions ? 1 : 0)
+                .ptr(freqs).i32(neox ? 1 : 0).ptr(cos).ptr(sin).i32(tablePositions).f32(scale).i32(splits)
+                .ptr(scored ? raw : 0).i64(rawStride).ptr(partial));
         d.launch("attn_kv_combine", kvHeads, n, 128, 0, d.args().ptr(partial).i32(heads).i32(kvHeads).i32(headDim).i32(n)
                 .i32(splits).ptr(out).ptr(scored ? stats : 0));
         if (scored) {

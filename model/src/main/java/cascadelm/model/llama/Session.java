@@ -23,6 +23,7 @@ public final class Session implements ModelSession {
     // Keys and values per KV head as attention sees them: cached rows, then the chunk. Grown on demand.
     private float[][] keys, values;
     private int[] cachedPositions = new int[0];
+    private boolean bf16Rows;
 
     public Session(LlamaModel model, Backend backend, KvCache cache, int maxChunk) {
         if (maxChunk < 1) throw new IllegalArgumentException("chunk size must be at least 1, got " + maxChunk);
@@ -61,6 +62,16 @@ public final class Session implements ModelSession {
     @Override
     public int maxChunk() {
         return maxChunk;
+    }
+
+    /**
+     * With {@code on}, every key (before rotation) and value row is rounded to bfloat16 (nearest even) as soon as
+     * the QKV product forms it, for the chunk's own attention and for the cache alike: exactly what the CUDA
+     * session's device cache stores. A reference for the GPU tests that leaves only float32 rounding-order
+     * differences between the two backends (the CPU's own cache stays float32 by default).
+     */
+    public void roundRowsToBf16(boolean on) {
+        this.bf16Rows = on;
     }
 
     /**
@@ -113,6 +124,10 @@ public final class Session implements ModelSession {
         addBias(q, lw.bq(), n);
         addBias(k, lw.bk(), n);
         addBias(v, lw.bv(), n);
+        if (bf16Rows) {
+            roundToBf16(k, n * kvDim);
+            roundToBf16(v, n * kvDim);
+        }
         System.arraycopy(k, 0, kRaw, 0, n * kvDim);   // the cache stores keys before rotation
         backend.rope(q, n, c.heads(), hd, queryPositions, model.weights().rope());
         backend.rope(k, n, c.kvHeads(), hd, queryPositions, model.weights().rope());
@@ -145,6 +160,14 @@ public final class Session implements ModelSession {
         backend.swiGlu(hb, hb2, n * c.ffnDim());
         backend.matmul(lw.down(), hb, xb2, n);
         backend.add(x, xb2, n * c.dim());
+    }
+
+    /** a[0..n) rounded to bfloat16, nearest even, as the CUDA kernels' __float2bfloat16_rn (finite values). */
+    static void roundToBf16(float[] a, int n) {
+        for (int i = 0; i < n; i++) {
+            int x = Float.floatToRawIntBits(a[i]);
+            a[i] = Float.intBitsToFloat((x + 0x7FFF + ((x >>> 16) & 1)) & 0xFFFF0000);
+        }
     }
 
     private void addBias(float[] a, float[] bias, int n) {
