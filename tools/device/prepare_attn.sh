@@ -35,7 +35,8 @@ for a in com/fasterxml/jackson/core/jackson-databind/2.21.2 com/fasterxml/jackso
   cp "$M2/$a"/*.jar "$dest/lib/"
 done
 rm -f "$dest"/lib/*-sources.jar
-(cd "$here/gpu-kernels/target/test-classes" && jar cf "$dest/tests/gpu-kernels-tests.jar" cascadelm/kernels/cuda/FlashAttentionTest*.class)
+(cd "$here/gpu-kernels/target/test-classes" && jar cf "$dest/tests/gpu-kernels-tests.jar" cascadelm/kernels/cuda/FlashAttentionTest*.class \
+    cascadelm/kernels/cuda/GpuTest*.class)   # GpuTest: the extension that opens the device for the test classes
 (cd "$here/model/target/test-classes" && jar cf "$dest/tests/model-tests.jar" cascadelm/model/cuda/DeviceCascadeCacheTest*.class)
 j=$M2/org/junit/platform/junit-platform-console-standalone/1.14.1/junit-platform-console-standalone-1.14.1.jar
 [ -f "$j" ] || j=${JUNIT_JAR:?junit-platform-console-standalone 1.14.1 not in ~/.m2: mvn dependency:copy it and pass JUNIT_JAR}
