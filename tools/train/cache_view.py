@@ -12,6 +12,8 @@ fed to the model as a contiguous token sequence.
 """
 from collections import deque
 
+import numpy as np
+
 
 def simulate(sinks, width, cascades, n_tokens, eager=True, state=None):
     """§2 with equal scores, token by token, from `state` (None: empty) to n_tokens tokens seen. The state is
@@ -102,7 +104,7 @@ class CascadeLayout:
 def view(rng, layout, n_tokens, pick="uniform"):
     """The positions one KV head holds after n_tokens tokens: per slot group the newest token (pick="stride")
     or one drawn uniformly from the group (pick="uniform", the model of select=score). Ascending positions."""
-    out = []
-    for lo, hi in layout.groups(n_tokens):
-        out.append(hi if pick == "stride" or lo == hi else int(rng.integers(lo, hi + 1)))
-    return out
+    g = np.array(layout.groups(n_tokens), dtype=np.int64).reshape(-1, 2)
+    if pick == "stride":
+        return g[:, 1].tolist()
+    return (g[:, 0] + (rng.random(len(g)) * (g[:, 1] - g[:, 0] + 1)).astype(np.int64)).tolist()
