@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Reads default `bin/cascade-job` runs on the sample corpus row by row against the gold answers.
 
-    python3 bench/sample-job-check.py LABEL=OUT_DIR[:W] [LABEL=OUT_DIR[:W] ...]
+    python3 bench/sample-job-check.py LABEL=OUT_DIR[:W] [LABEL=OUT_DIR[:W] ...]     (LABEL ends at the last '=')
 
 OUT_DIR is a job's --output folder (its arrow/ files are read); W the run's cascade width (cache-size / cascades,
 default 256) and C = 4 cascades, for the reach column: W·(2^C − 1) tokens back, the sinks aside. Prints a markdown
@@ -43,7 +43,7 @@ def band(distance, w):
 def main():
     runs = []
     for arg in sys.argv[1:]:
-        label, _, rest = arg.partition("=")
+        label, _, rest = arg.rpartition("=")
         path, _, w = rest.partition(":")
         runs.append((label, {(r["doc_id"], r["task"], r["question_id"]): r for r in rows(path)}, int(w or 256)))
     tok = Tokenizer.from_file(os.path.join(ROOT, "tools", "train", "tokenizer.json"))
@@ -68,7 +68,8 @@ def main():
         text = d["text"].rstrip()
         fact = next(x for x in d["questions"] if x["question_id"] == q["question_id"])
         fact_end = fact["fact_offset"] + len(fact["fact"])
-        dist = len(tok.encode(text[fact_end:], add_special_tokens=False).ids)
+        # the fact's last token to the question's first: the text after the fact, plus one (as the 2026-12-01 table)
+        dist = len(tok.encode(text[fact_end:], add_special_tokens=False).ids) + 1
         line = f"| {q['question_id'][-8:]}: {q['question']} | {q['answer']} | {dist:,} |"
         for label, r, w in runs:
             c = band(dist, w)
@@ -82,7 +83,8 @@ def main():
             where = "beyond" if c is None else f"{c} (1/{1 << c})"
             print(line if label == runs[0][0] else "", end="")
             line = ""
-            print(f" {where} | {ans.strip()} | {'✓' if ok else '✗'} |", end="")
+            shown = ans.strip().replace("\n", "\\n").replace("|", "\\|")   # one table row per question
+            print(f" {where} | {shown} | {'✓' if ok else '✗'} |", end="")
         print()
     print()
     for label, (e, reach, e_reach) in exact.items():
