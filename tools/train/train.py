@@ -33,6 +33,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REF = os.path.join(os.path.dirname(HERE), "reference")
+sys.path.insert(0, HERE)
+from cache_view import CascadeLayout, view  # noqa: E402
 
 QA_PROMPT = "{text}\nQuestion: {question}\nAnswer:"
 SUM_PROMPT = "{text}\nSummary:"
@@ -116,9 +118,12 @@ def question_kind(q):
 _SENT_END = re.compile(r"[.!?][\"'\u201d)]*(?=\s|$)")
 
 
+_CHAPTER = re.compile(r"In chapter \d+, (.)")
+
+
 class Doc:
     """One corpus document, with the sentence boundaries the row builder cuts at."""
-    __slots__ = ("doc_id", "text", "summary", "questions", "ends", "starts", "est_tokens")
+    __slots__ = ("doc_id", "text", "summary", "questions", "ends", "starts", "est_tokens", "sum_sents")
 
     def __init__(self, d, cpt):
         self.doc_id = d["doc_id"]
@@ -138,6 +143,36 @@ class Doc:
         self.ends = None
         self.starts = None
         self.est_tokens = int(len(self.text) / cpt)
+        self.sum_sents = None
+
+    def summary_sentences(self):
+        """The gold summary's sentences with the character offset of the sentence of the text each one
+        restates (None for the first and the last, which frame the story, and for any not found). The
+        generator writes a fact as it stands in the text and a chapter's first event as "In chapter k, <its
+        first sentence, first letter lower-cased>"; both are found in order."""
+        if self.sum_sents is None:
+            s = self.summary
+            cuts = [m.end() for m in _SENT_END.finditer(s)]
+            sents = [s[a:b].strip() for a, b in zip([0] + cuts, cuts + [len(s)]) if s[a:b].strip()]
+            out, at = [], 0
+            for i, x in enumerate(sents):
+                off = None
+                if 0 < i < len(sents) - 1:
+                    m = _CHAPTER.match(x)
+                    body = m.group(1).upper() + x[m.end():] if m else x
+                    k = self.text.find(body, at)
+                    if k >= 0:
+                        off, at = k, k + 1
+                out.append((x, off))
+            self.sum_sents = out
+        return self.sum_sents
+
+    def visible_summary(self, since):
+        """The gold summary cut to what a cache that reaches back to character `since` can restate: the frame
+        (first and last sentence) and the sentences whose source starts at or after `since`."""
+        ss = self.summary_sentences()
+        keep = [x for i, (x, off) in enumerate(ss) if i in (0, len(ss) - 1) or (off is not None and off >= since)]
+        return " ".join(keep)
 
     def bounds(self):
         if self.ends is None:
@@ -330,6 +365,18 @@ class RowBuilder:
         sums.sort()
         self.sum_est = [s for s, _ in sums]
         self.sum_ids = [i for _, i in sums]
+        # data.view: contexts shaped as one KV head of a cascading cache holds them at question time (cache_view.py)
+        self.vs = dc.get("view") or {}
+        self.view_widths = sorted((int(w), float(p)) for w, p in self.vs.get("widths", {}).items())
+        self.layouts = {}
+        smallest = min((w for w, _ in self.view_widths), default=0)
+        full = self.vs.get("sinks", 64) + smallest * self.vs.get("cascades", 4)
+        self.view_sum_ids = [i for i, d in enumerate(docs) if d.summary and d.est_tokens > full]
+        # questions of documents longer than the smallest cache (shorter ones are kept whole: plain QA covers them)
+        self.view_qa_items = [(i, qi) for i in self.qa_ids if docs[i].est_tokens > full
+                              for qi in range(len(docs[i].questions))]
+        wts = np.array([float((kw or {}).get(question_kind(docs[i].questions[qi][0]), 1.0)) for i, qi in self.view_qa_items])
+        self.view_qa_cum = np.cumsum(wts / wts.sum()) if len(wts) else None
 
     def _tok(self):
         if self.tok is None:
@@ -423,6 +470,137 @@ class RowBuilder:
             ids, codes, info["dropped"] = keep_tokens(ids, codes, keep)
         return [self.bos] + ids + [self.eos], [C_IGNORE] + codes + [C_ANSWER], info
 
+    # -- contexts as the cache leaves them (data.view)
+    def layout(self, width):
+        if width not in self.layouts:
+            self.layouts[width] = CascadeLayout(self.vs.get("sinks", 64), width, self.vs.get("cascades", 4))
+        return self.layouts[width]
+
+    def view_width(self, rng, room, extra):
+        """A cascade width W drawn from data.view.widths among those whose full view (S + C·W rows) and `extra`
+        tokens fit `room`; None if none does."""
+        import numpy as np
+        S, C = self.vs.get("sinks", 64), self.vs.get("cascades", 4)
+        ok = [(w, p) for w, p in self.view_widths if S + C * w + extra <= room]
+        if not ok:
+            return None
+        p = np.array([p for _, p in ok])
+        return ok[int(rng.choice(len(ok), p=p / p.sum()))][0]
+
+    def doc_view(self, rng, d, e, width, pick="uniform"):
+        """The document's first e characters read through a cascading cache of width W (sinks and cascades from
+        data.view): the ids one KV head holds afterwards, in age order, BOS first (position 0, a sink), their
+        character offsets (BOS: (-1, -1)) and the number of tokens read. Only the sinks and the stretch the
+        cache reaches back to are tokenized; the count of tokens before that stretch is estimated (it only
+        shifts the beat phase). None if the estimate fell short of the horizon."""
+        S, C = self.vs.get("sinks", 64), self.vs.get("cascades", 4)
+        lay = self.layout(width)
+        reach = width * ((1 << C) - 1) + (1 << C) + 32
+        sink_chars = int((S + 16) * self.cpt * 2)
+        s0 = d.start_at_or_before(e - int(reach * self.cpt * 1.3))
+        if s0 <= sink_chars:
+            enc = self.encode(d.text[:e])
+            region_ids, region_offs, first = [self.bos] + enc.ids, [(-1, -1)] + enc.offsets, 0
+            n_read = len(region_ids)
+        else:
+            head = self.encode(d.text[:sink_chars])
+            reg = self.encode(d.text[s0:e])
+            region_ids, region_offs = reg.ids, [(a + s0, b + s0) for a, b in reg.offsets]
+            n_read = 1 + int(round(s0 / self.cpt)) + len(region_ids)
+            first = n_read - len(region_ids)
+            sink_ids, sink_offs = [self.bos] + head.ids[:S - 1], [(-1, -1)] + head.offsets[:S - 1]
+        out_ids, out_offs = [], []
+        for p in view(rng, lay, n_read, pick):
+            if p >= first:
+                out_ids.append(region_ids[p - first])
+                out_offs.append(region_offs[p - first])
+            elif first > 0 and p < S:
+                out_ids.append(sink_ids[p])
+                out_offs.append(sink_offs[p])
+            else:
+                return None
+        return out_ids, out_offs, n_read
+
+    def tokens_after(self, d, fe, e):
+        """Tokens from the end of the fact (character fe) to the question (after character e), as QaEval counts
+        the distance: the tokens of the text in between."""
+        return len(self.encode(d.text[fe:e]).ids)
+
+    def qa_view(self, rng, room, d=None, qi=None, distance=None, width=None, at_end=None, need_fact=True,
+                measure=False):
+        """A question asked after reading a document through the cache: the view of the document up to a sentence
+        end (the document's end when `at_end`, or when drawn with data.view.end_prob and the fact is in reach;
+        else `distance` tokens after the fact, drawn half uniform, half log-uniform up to the horizon), then
+        "\nQuestion: q\nAnswer:", the answer and EOS. Only the answer is a target. With need_fact, None when
+        no token of the fact sentence is left (nothing to read the answer from). info's distance is counted in
+        tokens with `measure`, else estimated from characters. Returns (ids, codes, info)."""
+        import numpy as np
+        if d is None:  # a question drawn with data.qa_kind_weights, from a document longer than the smallest cache
+            if self.view_qa_cum is None:
+                return None
+            k = min(int(np.searchsorted(self.view_qa_cum, rng.random())), len(self.view_qa_items) - 1)
+            di, qi = self.view_qa_items[k]
+            d = self.docs[di]
+        q, a, f, fe = d.questions[qi]
+        suffix = QA_PROMPT.format(text="", question=q)
+        enc = self.encode(suffix + " " + a)
+        s_codes = [C_ANSWER if o[0] >= len(suffix) else C_IGNORE for o in enc.offsets]
+        extra = len(enc.ids) + 1
+        if width is None:
+            width = self.view_width(rng, room, extra)
+            if width is None:
+                return None
+        horizon = width * ((1 << self.vs.get("cascades", 4)) - 1)
+        if at_end is None:
+            at_end = (len(d.text) - fe) / self.cpt < horizon and rng.random() < self.vs.get("end_prob", 0.0)
+        if at_end:
+            e = len(d.text)
+        else:
+            if distance is None:
+                distance = (rng.uniform(0, horizon) if rng.random() < 0.5
+                            else math.exp(rng.uniform(math.log(16), math.log(horizon))))
+            e = d.end_at_or_after(fe + int(distance * self.cpt))
+        v = self.doc_view(rng, d, e, width, self.vs.get("pick", "uniform"))
+        if v is None:
+            return None
+        ids, offs, n_read = v
+        if len(ids) + extra > room:
+            return None
+        fact_kept = sum(1 for o in offs if f <= o[0] < fe)
+        if need_fact and not fact_kept:
+            return None
+        dist = self.tokens_after(d, fe, e) if measure else int(round((e - fe) / self.cpt))
+        info = {"distance_tokens": dist, "width": width, "view_rows": len(ids),
+                "read": n_read, "fact_tokens_kept": fact_kept, "at_end": bool(at_end), "answer": a, "question": q}
+        out_ids = ids + enc.ids + [self.eos]
+        out_codes = [C_IGNORE] * len(ids) + s_codes + [C_ANSWER]
+        return out_ids, out_codes, info
+
+    def summary_view(self, rng, room, d=None, width=None):
+        """A summary asked after reading a whole document longer than the cache through it: the view, then
+        "\nSummary:" and the gold summary cut to what the view reaches (Doc.visible_summary) and EOS."""
+        if d is None:
+            if not self.view_sum_ids:
+                return None
+            d = self.docs[self.view_sum_ids[int(rng.integers(len(self.view_sum_ids)))]]
+        prompt = SUM_PROMPT.format(text="")
+        if width is None:
+            width = self.view_width(rng, room, 160)
+            if width is None:
+                return None
+        v = self.doc_view(rng, d, len(d.text), width, self.vs.get("pick", "uniform"))
+        if v is None:
+            return None
+        ids, offs, n_read = v
+        S = self.vs.get("sinks", 64)
+        since = offs[S][0] if len(offs) > S else 0
+        target = d.visible_summary(since)
+        enc = self.encode(prompt + " " + target)
+        codes = [C_SUMMARY if o[0] >= len(prompt) else C_IGNORE for o in enc.offsets]
+        if len(ids) + len(enc.ids) + 1 > room:
+            return None
+        return ids + enc.ids + [self.eos], [C_IGNORE] * len(ids) + codes + [C_SUMMARY], {"target": target, "read": n_read}
+
     def summary(self, rng, room, d=None):
         if d is None:
             k = bisect.bisect_right(self.sum_est, room - 4)
@@ -498,10 +676,12 @@ class RowBuilder:
             room = self.L - len(ids)
             kind = int(rng.choice(len(self.mix), p=self.mix)) if room >= 160 else 0
             ep = None
+            # (settings that are off draw no random numbers, so that rows stay as earlier phases made them)
+            vq, vsum = self.vs.get("qa_prob", 0.0), self.vs.get("summary_prob", 0.0)
             if kind == 1:
-                ep = self.qa(rng, room)
+                ep = self.qa_view(rng, room) if vq > 0 and rng.random() < vq else self.qa(rng, room)
             elif kind == 2:
-                ep = self.summary(rng, room)
+                ep = self.summary_view(rng, room) if vsum > 0 and rng.random() < vsum else self.summary(rng, room)
             elif kind == 3:
                 ep = self.passkey(rng, room)
             if ep is None:
@@ -766,6 +946,73 @@ def qa_cases(builder, docs, n_docs, per_doc, seed, max_new):
     return cases
 
 
+def qa_view_cases(builder, docs, distances, width, n_docs, per_doc, seed, max_new):
+    """Held-out questions asked after reading the document through a cascading cache of width W, as one KV head
+    holds it (RowBuilder.qa_view): `distances` tokens after the fact (the next sentence end; skipped when the
+    document ends sooner) and at the document's end ("end", asked whether or not the fact is within reach)."""
+    import numpy as np
+    rng = np.random.default_rng([seed, 13])
+    cases = []
+    for d in docs[:n_docs]:
+        if not d.questions:
+            continue
+        for qi in rng.permutation(len(d.questions))[:per_doc]:
+            for dist in list(distances) + ["end"]:
+                ep = builder.qa_view(rng, builder.L - max_new, d=d, qi=int(qi), distance=None if dist == "end" else dist,
+                                     width=width, at_end=dist == "end", need_fact=False, measure=True)
+                if ep is None:
+                    continue
+                ids, codes, info = ep
+                if dist != "end" and info["distance_tokens"] < 0.9 * dist:
+                    continue
+                p = [t for t, c in zip(ids, codes) if c != C_ANSWER]
+                cases.append({"doc_id": d.doc_id, "mode": f"view-{dist}", "bucket": str(dist), "ids": p,
+                              "answer": info["answer"], "question": info["question"],
+                              "depth_tokens": info["distance_tokens"], "prompt_tokens": len(p),
+                              "fact_tokens_kept": info["fact_tokens_kept"], "read": info["read"]})
+    return cases
+
+
+def summarize_qa_view(res, cases, horizon):
+    """Exact match per requested distance, and at the document's end split by whether the fact is within reach."""
+    by = {}
+    for r, c in zip(res, cases):
+        b = c["bucket"]
+        if b == "end":
+            b = "end, fact within reach" if c["depth_tokens"] < horizon else "end, fact beyond reach"
+        by.setdefault(b, []).append(r["em"])
+        if c["fact_tokens_kept"] == 0:
+            by.setdefault("nothing of the fact kept", []).append(r["em"])
+    return {"n": len(res), "horizon_tokens": horizon,
+            "exact_match_by_distance": {k: {"n": len(v), "em": sum(v) / len(v)} for k, v in by.items()}}
+
+
+def eval_summaries_view(model, tok, builder, docs, n, width, eos, device, max_new, seed):
+    """Summaries of held-out documents longer than the cache, read through a view of width W: ROUGE-L F1
+    against the gold summary cut to what the view reaches (the training target) and against the whole gold."""
+    import numpy as np
+    rng = np.random.default_rng([seed, 17])
+    full = builder.vs.get("sinks", 64) + width * builder.vs.get("cascades", 4)
+    sel = []
+    for d in docs:
+        if len(sel) >= n:
+            break
+        if not d.summary or d.est_tokens < full * 1.2:
+            continue
+        ep = builder.summary_view(rng, builder.L, d=d, width=width)
+        if ep is None:
+            continue
+        ids, codes, info = ep
+        sel.append((d, [t for t, c in zip(ids, codes) if c == C_IGNORE], info))
+    gens = generate(model, [p for _, p, _ in sel], max_new, eos, device, bs=16)
+    res = []
+    for (d, p, info), gen in zip(sel, gens):
+        text = tok.decode(gen, skip_special_tokens=True).strip()
+        res.append({"doc_id": d.doc_id, "read": info["read"], "target": info["target"], "pred": text,
+                    "rouge_l_f1_visible": rouge_l(text, info["target"]), "rouge_l_f1_gold": rouge_l(text, d.summary)})
+    return res
+
+
 def eval_qa(model, tok, cases, eos, device, max_new):
     res = []
     gens = generate(model, [c["ids"] for c in cases], max_new, eos, device)
@@ -917,6 +1164,7 @@ def cmd_train(args, cfg):
         tc["batch_rows"] = args.batch_rows
     if args.qa_kind_weights is not None:
         dc["qa_kind_weights"] = {k: float(v) for k, v in (kv.split("=") for kv in args.qa_kind_weights.split(","))}
+    apply_overrides(args, cfg)
     prev = None  # a continued run: the earlier phase's log and summary
     if args.prev_run:
         with open(os.path.join(args.prev_run, "train-log.jsonl")) as f:
@@ -926,7 +1174,8 @@ def cmd_train(args, cfg):
         prev["hist"] = prev_hist
     if args.smoke:
         ec.update(qa_docs=12, qa_per_doc=2, summary_docs=4, q8_qa_cases=6, summary_max_new=64,
-                  passkey_lengths=[256, 512], passkey_depths=3, passkey_trials=1)
+                  passkey_lengths=[256, 512], passkey_depths=3, passkey_trials=1, view_qa_docs=3,
+                  view_summary_docs=2, view_distances=[256, 2048])
         tc["val_rows"] = 8
         tc["val_every"] = 20
     torch.manual_seed(seed)
@@ -1126,8 +1375,8 @@ def cmd_train(args, cfg):
     if prev:
         phase = dict(training, init_gguf=args.init_gguf, first_row=step0 * B,
                      train_files=[os.path.basename(p) for p in args.train],
-                     data={k: dc[k] for k in ("episode_mix", "loss_weights", "qa_kind_weights", "qa_whole_prob", "qa_gap_prob", "passkey")
-                           if k in dc})
+                     data={k: dc[k] for k in ("seq_len", "max_depth_tokens", "episode_mix", "loss_weights", "qa_kind_weights",
+                                              "qa_whole_prob", "qa_gap_prob", "passkey", "view") if k in dc})
         phases = prev.get("phases") or [{k: v for k, v in prev.items() if k not in ("hist", "phases")}]
         training = dict(training, steps=step0 + step, tokens=prev["tokens"] + tokens_seen,
                         train_wall_s=round(prev["train_wall_s"] + train_s, 1), phases=phases + [phase])
@@ -1138,6 +1387,23 @@ def cmd_train(args, cfg):
     with open(os.path.join(args.out, "training.json"), "w") as f:
         json.dump(training, f, indent=1)
     evaluate_exported(args.out, cfg, mc, s, files, tok, held_docs, hist, training, device, t_start)
+
+
+def apply_overrides(args, cfg):
+    """--seq-len N (the rows' length and the model's trained context, written to the GGUF) and --set KEY=JSON
+    (any setting by its dotted path in config.json, e.g. data.view.qa_prob=0.6)."""
+    if getattr(args, "seq_len", None):
+        cfg["data"]["seq_len"] = args.seq_len
+        cfg["model"]["ctx"] = args.seq_len
+    for kv in getattr(args, "set", None) or []:
+        key, _, val = kv.partition("=")
+        node, parts = cfg, key.split(".")
+        for k in parts[:-1]:
+            node = node.setdefault(k, {})
+        try:
+            node[parts[-1]] = json.loads(val)
+        except json.JSONDecodeError:
+            sys.exit(f"--set {kv}: the value must be JSON (a number, true/false, a quoted string, a list or an object)")
 
 
 def model_spec(cfg, tok):
@@ -1214,6 +1480,24 @@ def evaluate_exported(out, cfg, mc, s, files, tok, held_docs, hist, training, de
     su = eval_summaries(m16, tok, vbuilder, held_docs, ec["summary_docs"], eos_id, device, ec["summary_max_new"])
     rl = float(np.mean([r["rouge_l_f1"] for r in su])) if su else None
     log(f"summary ROUGE-L F1 (F16): {rl} over {len(su)} docs ({time.time() - t0:.0f}s)")
+    qv = qvs = sv = None
+    vw = ec.get("view_width", 0)
+    if vw:  # questions and summaries after reading through the cache (one KV head's view; cache_view.py)
+        t0 = time.time()
+        horizon = vw * ((1 << vbuilder.vs.get("cascades", 4)) - 1)
+        vcases = qa_view_cases(vbuilder, [d for d in held_docs if d.est_tokens > 2 * vw], ec["view_distances"], vw,
+                               ec["view_qa_docs"], ec["qa_per_doc"], seed, ec["qa_max_new"])
+        qv = eval_qa(m16, tok, vcases, eos_id, device, ec["qa_max_new"])
+        for r, c in zip(qv, vcases):
+            r.update(bucket=c["bucket"], fact_tokens_kept=c["fact_tokens_kept"], read=c["read"])
+        qvs = summarize_qa_view(qv, vcases, horizon)
+        log(f"QA through the cache view (W={vw}), F16: {json.dumps(qvs)} ({time.time() - t0:.0f}s)")
+        t0 = time.time()
+        sv = eval_summaries_view(m16, tok, vbuilder, held_docs, ec["view_summary_docs"], vw, eos_id, device,
+                                 ec["summary_max_new"], seed)
+        log(f"summaries through the cache view (W={vw}), F16: ROUGE-L vs visible gold "
+            f"{np.mean([r['rouge_l_f1_visible'] for r in sv]) if sv else None}, vs whole gold "
+            f"{np.mean([r['rouge_l_f1_gold'] for r in sv]) if sv else None} over {len(sv)} docs ({time.time() - t0:.0f}s)")
     t0 = time.time()
     m8, eff8 = load_from_gguf(files["Q8_0"]["path"])
     cases8 = cases[: ec["q8_qa_cases"]]
@@ -1281,6 +1565,11 @@ def evaluate_exported(out, cfg, mc, s, files, tok, held_docs, hist, training, de
         "summary_rouge_l_f1_F16": {"n": len(su), "mean": rl},
         "passkey_full_attention_F16": pks16,
         "passkey_full_attention_Q8_0": pks8,
+        "qa_cache_view_F16": qvs,
+        "summary_cache_view_F16": None if sv is None else {
+            "n": len(sv), "width": vw,
+            "rouge_l_f1_vs_visible_gold": float(np.mean([r["rouge_l_f1_visible"] for r in sv])) if sv else None,
+            "rouge_l_f1_vs_whole_gold": float(np.mean([r["rouge_l_f1_gold"] for r in sv])) if sv else None},
         "files": {k: {"name": os.path.basename(v["path"]), "bytes": v["bytes"]} for k, v in files.items()},
         "prompt_formats": {"qa": QA_PROMPT + " <answer>" + EOS, "summary": SUM_PROMPT + " <summary>" + EOS,
                            "bos": "added (tokenizer.ggml.add_bos_token = true)"},
@@ -1292,6 +1581,11 @@ def evaluate_exported(out, cfg, mc, s, files, tok, held_docs, hist, training, de
     with open(os.path.join(out, "eval-summary.jsonl"), "w") as f:
         for r in su:
             f.write(json.dumps(r) + "\n")
+    for name, rows in (("eval-qa-view.jsonl", qv), ("eval-summary-view.jsonl", sv)):
+        if rows is not None:
+            with open(os.path.join(out, name), "w") as f:
+                for r in rows:
+                    f.write(json.dumps(r) + "\n")
     with open(os.path.join(out, "eval-passkey.jsonl"), "w") as f:
         for r in pk16:
             f.write(json.dumps(r) + "\n")
@@ -1317,6 +1611,7 @@ def cmd_evaluate(args, cfg):
         cfg["eval"]["qa_docs"] = args.qa_docs
     if args.summary_docs is not None:
         cfg["eval"]["summary_docs"] = args.summary_docs
+    apply_overrides(args, cfg)
     tok = load_tokenizer(args.tokenizer)
     mc, s = model_spec(cfg, tok)
     raw_held = load_docs(args.heldout)
@@ -1397,6 +1692,9 @@ def main():
     b.add_argument("--passkey-gap-prob", type=float, default=None,
                    help="share of passkey episodes with dropped filler tokens (data.passkey.gap_prob)")
     b.add_argument("--batch-rows", type=int, default=None, help="rows per step (train.batch_rows; for smoke tests)")
+    b.add_argument("--seq-len", type=int, default=None, help="row length = the model's trained context")
+    b.add_argument("--set", action="append", default=None, metavar="KEY=JSON",
+                   help="any setting by its dotted path in config.json, e.g. data.view.qa_prob=0.6 (repeatable)")
     e = sub.add_parser("evaluate")
     e.add_argument("--run", required=True, help="a train run's --out (demo-*.gguf, train-log.jsonl, training.json)")
     e.add_argument("--heldout", nargs="+", required=True)
@@ -1404,6 +1702,8 @@ def main():
     e.add_argument("--qa-docs", type=int, default=None)
     e.add_argument("--summary-docs", type=int, default=None)
     e.add_argument("--cpu", action="store_true")
+    e.add_argument("--seq-len", type=int, default=None, help="the model's trained context (row length)")
+    e.add_argument("--set", action="append", default=None, metavar="KEY=JSON", help="as for train")
     args = ap.parse_args()
     with open(args.config) as f:
         cfg = json.load(f)

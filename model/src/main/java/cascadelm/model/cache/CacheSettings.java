@@ -36,7 +36,7 @@ public record CacheSettings(Policy policy, int size, int cascades, int sinks, in
     static {
         Map<String, String> d = new LinkedHashMap<>();
         d.put("cache", "cascade");
-        d.put("cache-size", "1024");
+        d.put("cache-size", "3072");
         d.put("cascades", "4");
         d.put("sinks", "64");
         d.put("stride", "512");

@@ -68,7 +68,8 @@ class JobSettingsTest {
             Map.entry("cache", List.of("lru", "")),
             Map.entry("cache-size", List.of("0", "-4", "4194305", "lots")),
             Map.entry("cascades", List.of("0", "31", "two")),
-            Map.entry("sinks", List.of("-1", "4194305", "1024")),
+            // as many sinks as the default cache size: they must be fewer
+            Map.entry("sinks", List.of("-1", "4194305", cascadelm.model.cache.CacheSettings.DEFAULTS.get("cache-size"))),
             Map.entry("stride", List.of("0", "65537", "x")),
             Map.entry("ema-beta", List.of("0", "1", "1.5", "NaN", "x")),
             Map.entry("select", List.of("best")),
