@@ -23,6 +23,10 @@ import jdk.incubator.vector.VectorOperators;
  * tokens of accumulators; no lane reductions, and each decoded panel of 64 rows × 256 columns serves up to
  * 512 tokens: compute-bound. With 8 lanes (AVX2, 16 vector registers) the same 32-token blocks of xt feed a
  * 6 (or 4) rows × 16 tokens tile instead ({@link #panel8}); the 16-lane code is untouched.
+ *
+ * <p>Q4_0 decodes differently: x is quantized to 8-bit blocks once per product ({@link Int8Activations}) and
+ * multiplied with the weights in 16-bit integers, a group of rows per vector ({@link Q4_0Groups}). Its
+ * batched products use the GGUF layout in place, as every other type's do where it needs no panels.
  */
 final class Matmul {
     /** Weight rows per task; a multiple of the 4-row register tile. */
@@ -49,6 +53,8 @@ final class Matmul {
     private final float[][] tiles;
     private final float[][] panels;
     private final float[][] sums;
+    private final float[][] groupSums;
+    private final Int8Activations activations = new Int8Activations();
     private float[] xt = new float[0];
     private final Map<MemorySegment.Scope, Map<PackKey, PackedMatrix>> packs = new WeakHashMap<>();
 
@@ -57,6 +63,7 @@ final class Matmul {
         this.tiles = new float[parallel.threads()][ROW_TILE * COL_TILE];
         this.panels = new float[parallel.threads()][PANEL * KC];
         this.sums = new float[parallel.threads()][0];
+        this.groupSums = new float[parallel.threads()][Q4_0Groups.G];
     }
 
     void run(Matrix w, float[] x, float[] out, int n) {
@@ -66,8 +73,17 @@ final class Matmul {
         }
         PackedMatrix p = packed(w);
         if (n == 1) {
-            decode(p, x, out);
-        } else if (n >= WIDE && (L == 16 || L == 8)) {
+            if (p.grouped) {
+                decodeGroups(p, x, out);
+            } else {
+                decode(p, x, out);
+            }
+            return;
+        }
+        if (p.grouped) {
+            p = PackedMatrix.inPlace(w);
+        }
+        if (n >= WIDE && (L == 16 || L == 8)) {
             for (int t0 = 0; t0 < n; t0 += TOKENS) {
                 wide(p, x, out, t0, Math.min(TOKENS, n - t0));
             }
@@ -126,6 +142,25 @@ final class Matmul {
         });
     }
 
+    /** Decoding over Q4_0 groups: x quantized once, then whole groups of rows per task, each group one stream. */
+    private void decodeGroups(PackedMatrix w, float[] x, float[] out) {
+        activations.quantize(x, 0, w.cols);
+        int groups = w.groups(), rows = w.rows, g = Q4_0Groups.G;
+        int chunk = Math.max(1, groups / (parallel.threads() * 8));
+        parallel.run((groups + chunk - 1) / chunk, (task, worker) -> {
+            float[] scratch = tiles[worker]; // ROW_TILE × COL_TILE floats: at least a panel's scales of a group
+            float[] sum = groupSums[worker];
+            for (int group = task * chunk, end = Math.min(groups, group + chunk); group < end; group++) {
+                java.util.Arrays.fill(sum, 0f);
+                for (int panel = 0, panels = w.panels(); panel < panels; panel++) {
+                    Q4_0Groups.dot(w.data, w.groupSegment(group, panel), w.panelWidth(panel) / 32, activations,
+                            panel * w.panelCols / 32, scratch, sum, 0);
+                }
+                System.arraycopy(sum, 0, out, group * g, Math.min(g, rows - group * g));
+            }
+        });
+    }
+
     private void batched(PackedMatrix w, float[] x, float[] out, int n) {
         int rows = w.rows;
         parallel.run((rows + ROW_TILE - 1) / ROW_TILE, (task, worker) -> {
@@ -162,7 +197,8 @@ final class Matmul {
 
     /** The 4 × 4-tile path whatever n is: package-private so timings can set it beside the broadcast kernel. */
     void runBatched(Matrix w, float[] x, float[] out, int n) {
-        batched(packed(w), x, out, n);
+        PackedMatrix p = packed(w);
+        batched(p.grouped ? PackedMatrix.inPlace(w) : p, x, out, n);
     }
 
     /**

@@ -24,6 +24,11 @@ import cascadelm.kernels.TensorType;
  * Matmul against a float64 product of the exactly decoded weights. Tolerance: float32 accumulation error
  * grows like sqrt(K) roundings of 2^-24 relative to Σ|w·x|; 1e-6 · sqrt(K) · Σ|w·x| leaves a wide
  * margin yet is far below the error of a single wrong weight.
+ *
+ * <p>Q4_0 decoding (one token row, vector paths) multiplies with x quantized to 8-bit blocks as llama.cpp's
+ * Q8_0 activations are: it is held to the same tolerance against the float64 product with x quantized by
+ * that rule (written here from llama.cpp's quantize_row_q8_0: d = amax / 127, q = roundf(x · (1/d))), and,
+ * against the exact x, to the bound the rounding allows: Σ_blocks (d / 2) · Σ_block |w| more.
  */
 class MatmulTest {
     private static final CpuBackend TWO = new CpuBackend(2);
@@ -55,21 +60,53 @@ class MatmulTest {
         double[] decoded = ReferenceDecoder.decode(type, Quantizer.quantize(type, values), rows * cols);
         float[] out = new float[n * rows];
         TWO.matmul(w, x, out, n);
+        boolean int8 = type == TensorType.Q4_0 && n == 1 && Lanes.QUANT_VECTORS;
+        float[] xq = int8 ? quantizedLikeLlamaCpp(x) : x;
         for (int t = 0; t < n; t++) {
             for (int row = 0; row < rows; row++) {
-                double sum = 0, magnitude = 0;
+                double sum = 0, magnitude = 0, exact = 0, bound = 0;
                 for (int c = 0; c < cols; c++) {
-                    double p = decoded[row * cols + c] * x[t * cols + c];
+                    double p = decoded[row * cols + c] * xq[t * cols + c];
                     sum += p;
                     magnitude += Math.abs(p);
+                    if (int8) {
+                        exact += decoded[row * cols + c] * x[t * cols + c];
+                        bound += Math.abs(decoded[row * cols + c]) * blockScale(x, t * cols + c) / 2;
+                    }
                 }
                 double err = Math.abs(out[t * rows + row] - sum);
                 double tol = 1e-6 * Math.sqrt(cols) * magnitude + 1e-30;
                 int tt = t, rr = row;
                 assertTrue(err <= tol, () -> type + " " + rows + "x" + cols + " n=" + n + " seed " + seed + " out[" + tt + ","
                         + rr + "]: error " + err + " > " + tol);
+                if (int8) {
+                    double errExact = Math.abs(out[t * rows + row] - exact), limit = bound + tol;
+                    assertTrue(errExact <= limit, () -> type + " " + rows + "x" + cols + " seed " + seed + " out[" + rr
+                            + "]: error against the exact x " + errExact + " > the rounding bound " + limit);
+                }
             }
         }
+    }
+
+    /** x with each block of 32 replaced by d · q, llama.cpp's Q8_0 quantization (roundf: ties away from zero). */
+    private static float[] quantizedLikeLlamaCpp(float[] x) {
+        float[] y = new float[x.length];
+        for (int b = 0; b < x.length; b += 32) {
+            float d = blockScale(x, b);
+            float id = d != 0 ? 1.0f / d : 0.0f;
+            for (int i = b; i < b + 32; i++) {
+                float v = x[i] * id;
+                y[i] = d * (float) (Math.signum(v) * Math.floor(Math.abs(v) + 0.5));
+            }
+        }
+        return y;
+    }
+
+    /** d = amax / 127 of the 32-value block holding x[i]. */
+    private static float blockScale(float[] x, int i) {
+        float amax = 0;
+        for (int j = i - i % 32; j < i - i % 32 + 32; j++) amax = Math.max(amax, Math.abs(x[j]));
+        return amax / 127;
     }
 
     @ParameterizedTest
