@@ -53,6 +53,11 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public void matmuls(Matrix[] ws, float[] x, float[][] outs, int n) {
+        matmul.runAll(ws, x, outs, n);
+    }
+
+    @Override
     public void rmsNorm(float[] x, float[] weight, float[] out, int n, int dim, float eps) {
         rows(n, dim, t -> Elementwise.rmsNorm(x, t * dim, weight, out, t * dim, dim, eps));
     }

@@ -208,6 +208,33 @@ class MatmulTest {
     }
 
     @Test
+    void productsOfOneInputAsOneCallMatchOneByOne() {
+        // Q, K, V-like shapes of mixed types (Q4_0 in groups, F16 and Q8_0 in place), rows over two panels too.
+        Random r = new Random(77);
+        for (int cols : new int[] {512, 2 * PackedMatrix.PANEL_COLS + 256}) {
+            Matrix[] ws = {
+                    Quantizer.matrix(TensorType.Q4_0, gaussian(r, 67 * cols), 67, cols),
+                    Quantizer.matrix(TensorType.F16, gaussian(r, 16 * cols), 16, cols),
+                    Quantizer.matrix(TensorType.Q8_0, gaussian(r, 5 * cols), 5, cols),
+                    Quantizer.matrix(TensorType.Q4_0, gaussian(r, 32 * cols), 32, cols)};
+            for (int n : new int[] {1, 3, 20}) {
+                float[] x = gaussian(r, n * cols);
+                float[][] together = new float[ws.length][];
+                for (int i = 0; i < ws.length; i++) together[i] = new float[n * ws[i].rows()];
+                TWO.matmuls(ws, x, together, n);
+                for (int i = 0; i < ws.length; i++) {
+                    float[] alone = new float[n * ws[i].rows()];
+                    TWO.matmul(ws[i], x, alone, n);
+                    assertArrayEquals(alone, together[i], "matrix " + i + " of " + cols + " columns, n=" + n);
+                }
+            }
+        }
+        Matrix a = Quantizer.matrix(TensorType.F16, new float[64], 2, 32), b = Quantizer.matrix(TensorType.F16, new float[128], 2, 64);
+        org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> TWO.matmuls(new Matrix[] {a, b}, new float[64], new float[][] {new float[2], new float[2]}, 1));
+    }
+
+    @Test
     void decodeReadsEveryHalfLikeTheJdk() {
         // Row h holds the half with bits h at column h % 32 and zeros elsewhere; x is all ones, so out[h] is
         // that half's value: every one of the 65,536 codes (subnormals, ±0, ±infinity, NaNs) at every
