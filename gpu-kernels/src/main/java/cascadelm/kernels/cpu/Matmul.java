@@ -55,11 +55,14 @@ final class Matmul {
     private final float[][] sums;
     private final float[][] groupSums;
     private final Int8Activations activations = new Int8Activations();
+    /** Whether Q4_0 decodes in {@link Q4_0Groups} with 8-bit activations (else in float32, GGUF layout). */
+    private final boolean int8Activations;
     private float[] xt = new float[0];
     private final Map<MemorySegment.Scope, Map<PackKey, PackedMatrix>> packs = new WeakHashMap<>();
 
-    Matmul(ParallelFor parallel) {
+    Matmul(ParallelFor parallel, boolean int8Activations) {
         this.parallel = parallel;
+        this.int8Activations = int8Activations;
         this.tiles = new float[parallel.threads()][ROW_TILE * COL_TILE];
         this.panels = new float[parallel.threads()][PANEL * KC];
         this.sums = new float[parallel.threads()][0];
@@ -127,7 +130,7 @@ final class Matmul {
      * cannot be allocated, w is used in its GGUF layout (slower, same results).
      */
     private PackedMatrix packed(Matrix w) {
-        if (!PackedMatrix.copies(w)) {
+        if (!PackedMatrix.copies(w, int8Activations)) {
             return PackedMatrix.inPlace(w);
         }
         MemorySegment data = w.data();
@@ -136,7 +139,7 @@ final class Matmul {
         PackedMatrix p = ofScope.get(key);
         if (p == null) {
             try {
-                p = PackedMatrix.of(w);
+                p = PackedMatrix.of(w, PackedMatrix.PANEL_COLS, int8Activations);
             } catch (OutOfMemoryError e) {
                 p = PackedMatrix.inPlace(w);
             }

@@ -52,18 +52,18 @@ final class PackedMatrix {
     }
 
     /** Whether {@link #of} copies the matrix, rather than using its memory as it is. */
-    static boolean copies(Matrix w) {
-        return w.cols() > PANEL_COLS || groupsQ4_0(w.type());
+    static boolean copies(Matrix w, boolean groupQ4_0) {
+        return w.cols() > PANEL_COLS || groups(w.type(), groupQ4_0);
     }
 
-    /** Whether matrices of this type are laid out in {@link Q4_0Groups}. */
-    static boolean groupsQ4_0(TensorType type) {
-        return type == TensorType.Q4_0 && Lanes.QUANT_VECTORS;
+    /** Whether matrices of this type are laid out in {@link Q4_0Groups}: Q4_0, where asked and the vector paths run. */
+    private static boolean groups(TensorType type, boolean groupQ4_0) {
+        return groupQ4_0 && type == TensorType.Q4_0 && Lanes.QUANT_VECTORS;
     }
 
-    /** The matrix in the CPU layout: its own memory when it is one panel of a type kept as is, else a copy. */
+    /** The matrix in the CPU layout (Q4_0 in groups): its own memory when it is one panel of a type kept as is, else a copy. */
     static PackedMatrix of(Matrix w) {
-        return of(w, PANEL_COLS);
+        return of(w, PANEL_COLS, true);
     }
 
     /** The matrix in its GGUF layout as one panel, never copied (also where a copy could not be allocated). */
@@ -82,10 +82,15 @@ final class PackedMatrix {
 
     /** As {@link #of(Matrix)} with panels of {@code panelCols} columns (a multiple of 256): tests use small ones. */
     static PackedMatrix of(Matrix w, int panelCols) {
+        return of(w, panelCols, true);
+    }
+
+    /** As {@link #of(Matrix, int)}, with Q4_0 in groups only if {@code groupQ4_0} (else in rows, as the other types). */
+    static PackedMatrix of(Matrix w, int panelCols, boolean groupQ4_0) {
         if (panelCols <= 0 || panelCols % 256 != 0) {
             throw new IllegalArgumentException("panel width must be a positive multiple of 256, got " + panelCols);
         }
-        boolean grouped = groupsQ4_0(w.type());
+        boolean grouped = groups(w.type(), groupQ4_0);
         if (w.cols() <= panelCols && !grouped) {
             return inPlace(w);
         }

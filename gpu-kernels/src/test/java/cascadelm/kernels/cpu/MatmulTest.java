@@ -207,6 +207,35 @@ class MatmulTest {
         }
     }
 
+    @ParameterizedTest
+    @EnumSource(TensorType.class)
+    void float32ActivationsDecodeWithinTheFloat32Tolerance(TensorType type) {
+        // The backend the GPU tests compare against: Q4_0 decoding too must then be float32 throughout.
+        try (CpuBackend float32 = new CpuBackend(2, false)) {
+            // 1280 columns: 40 blocks of 32 (five of 256); two full panels and a partial one
+            for (int cols : new int[] {1280, 2 * PackedMatrix.PANEL_COLS + 1280}) {
+                Random r = new Random(1600 + type.ordinal() + cols);
+                int rows = 37;
+                float[] values = gaussian(r, rows * cols);
+                float[] x = gaussian(r, cols);
+                Matrix w = Quantizer.matrix(type, values, rows, cols);
+                double[] decoded = ReferenceDecoder.decode(type, Quantizer.quantize(type, values), rows * cols);
+                float[] out = new float[rows];
+                float32.matmul(w, x, out, 1);
+                for (int row = 0; row < rows; row++) {
+                    double sum = 0, magnitude = 0;
+                    for (int c = 0; c < cols; c++) {
+                        sum += decoded[row * cols + c] * x[c];
+                        magnitude += Math.abs(decoded[row * cols + c] * x[c]);
+                    }
+                    double err = Math.abs(out[row] - sum), tol = 1e-6 * Math.sqrt(cols) * magnitude;
+                    int rr = row;
+                    assertTrue(err <= tol, () -> type + " " + cols + " columns, row " + rr + ": error " + err + " > " + tol);
+                }
+            }
+        }
+    }
+
     @Test
     void productsOfOneInputAsOneCallMatchOneByOne() {
         // Q, K, V-like shapes of mixed types (Q4_0 in groups, F16 and Q8_0 in place), rows over two panels too.

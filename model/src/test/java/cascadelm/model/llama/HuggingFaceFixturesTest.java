@@ -35,6 +35,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class HuggingFaceFixturesTest {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final CpuBackend BACKEND = new CpuBackend(0);
+    /** Q4_0 decoding with float32 activations (the reference the GPU tests use). */
+    private static final CpuBackend FLOAT32 = new CpuBackend(0, false);
 
     /**
      * Largest |engine − transformers| allowed, relative to the largest |logit| of the row (≈ 3–10 here).
@@ -57,6 +59,7 @@ class HuggingFaceFixturesTest {
     @AfterAll
     static void closeBackend() {
         BACKEND.close();
+        FLOAT32.close();
     }
 
     @TestFactory
@@ -70,7 +73,9 @@ class HuggingFaceFixturesTest {
                 tests.add(DynamicTest.dynamicTest(name + " " + variant + " logits",
                         () -> logitsMatch(manifest, v, gguf, TOLERANCE.get(variant))));
                 tests.add(DynamicTest.dynamicTest(name + " " + variant + " logits decoding token by token",
-                        () -> decodeLogitsMatch(manifest, v, gguf, DECODE_TOLERANCE.get(variant))));
+                        () -> decodeLogitsMatch(BACKEND, manifest, v, gguf, DECODE_TOLERANCE.get(variant))));
+                tests.add(DynamicTest.dynamicTest(name + " " + variant + " logits decoding token by token, float32 activations",
+                        () -> decodeLogitsMatch(FLOAT32, manifest, v, gguf, TOLERANCE.get(variant))));
                 tests.add(DynamicTest.dynamicTest(name + " " + variant + " greedy continuation",
                         () -> greedyContinuationMatches(v.get("greedy"), gguf)));
                 tests.add(DynamicTest.dynamicTest(name + " " + variant + " through the CLI",
@@ -116,7 +121,8 @@ class HuggingFaceFixturesTest {
     }
 
     /** The recorded rows again, each from a single-token step (the decoding kernels) after the earlier tokens. */
-    private static void decodeLogitsMatch(JsonNode manifest, JsonNode variant, Path gguf, double tolerance) throws IOException {
+    private static void decodeLogitsMatch(CpuBackend backend, JsonNode manifest, JsonNode variant, Path gguf, double tolerance)
+            throws IOException {
         int[] ids = ModelFixtures.ints(manifest.get("tokens").get("ids"));
         JsonNode logits = variant.get("logits");
         int firstRow = logits.get("first_position").asInt();
@@ -125,7 +131,7 @@ class HuggingFaceFixturesTest {
         float[] expected = ModelFixtures.readFloats(fixture(logits.get("file").asText()), rows * vocab);
         try (LlamaModel model = LlamaModel.open(gguf)) {
             ModelConfig c = model.config();
-            Session s = new Session(model, BACKEND, new FullCache(c.layers(), c.kvHeads(), c.headDim(), 16), 64);
+            Session s = new Session(model, backend, new FullCache(c.layers(), c.kvHeads(), c.headDim(), 16), 64);
             for (int start = 0; start < firstRow; start += 64) {
                 s.forward(ids, start, Math.min(64, firstRow - start), null);
             }
