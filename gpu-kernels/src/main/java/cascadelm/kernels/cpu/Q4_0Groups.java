@@ -26,7 +26,7 @@ import jdk.incubator.vector.VectorSpecies;
  * weights. A packed byte read as signed is {@code v = 16·h + l}, with h the high nibble's value q − 8 and
  * l the low nibble's stored 0..15 (value l − 8). With x_j and x'_j = x_(16+j) − 16·x_j from the
  * activations, {@code v·x_j + h·x'_j = l·x_j + h·x_(16+j)}: one byte sign extension, one shift, two
- * multiplies and two adds per G pairs of weights, and {@code −8·Σ x_j} starts the sum. 16-bit arithmetic
+ * multiplies and two adds per column pair of G rows (2G weights), and {@code −8·Σ x_j} starts the sum. 16-bit arithmetic
  * wraps, but the sum it ends with, Σ q·x over one block with |q| ≤ 8 and |x| ≤ 127, lies within ±32512,
  * so it is exact; it is then converted to float and scaled by d_w (one per row: a lane) and d_x.
  */
@@ -34,7 +34,8 @@ final class Q4_0Groups {
     /** Rows per group: one lane each in a vector of 16-bit integers as wide as a float vector. */
     static final int G = 2 * L;
     private static final VectorSpecies<Short> SHORTS = VectorSpecies.of(short.class, F.vectorShape());
-    private static final VectorSpecies<Byte> BYTES = VectorSpecies.of(byte.class, VectorShape.forBitSize(G * 8));
+    /** G bytes: a shape only where the quantized vector paths run (8 or 16 float lanes), as in {@link Lanes}. */
+    private static final VectorSpecies<Byte> BYTES = Lanes.QUANT_VECTORS ? VectorSpecies.of(byte.class, VectorShape.forBitSize(G * 8)) : null;
     /** Bytes of one block of one row. */
     static final int BLOCK_BYTES = 18;
 

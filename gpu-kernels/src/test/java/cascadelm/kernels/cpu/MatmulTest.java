@@ -254,7 +254,9 @@ class MatmulTest {
                 for (int i = 0; i < ws.length; i++) {
                     float[] alone = new float[n * ws[i].rows()];
                     TWO.matmul(ws[i], x, alone, n);
-                    assertArrayEquals(alone, together[i], "matrix " + i + " of " + cols + " columns, n=" + n);
+                    // The same kernels on the same rows; the tolerance only covers a lane reduction that the
+                    // interpreter and the compiled code order differently (as in oneAndTwoThreadsGiveIdenticalResults).
+                    assertArrayEquals(alone, together[i], 1e-4f, "matrix " + i + " of " + cols + " columns, n=" + n);
                 }
             }
         }
