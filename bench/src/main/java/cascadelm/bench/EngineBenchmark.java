@@ -61,6 +61,7 @@ public final class EngineBenchmark {
     /** Decode is reported by the median step (robust to a neighbour's burst); the mean is kept in the JSON. */
     record Result(TensorType type, long fileBytes, long bytesPerToken, List<Prefill> prefill,
                   int decodeTokens, double msPerToken, double meanMsPerToken,
+                  double probeGBps, double pairedOverFloor,
                   List<OpTimer.Stat> prefillProfile, List<OpTimer.Stat> decodeProfile,
                   double othersCpu, double steal) implements Serializable {
         double decodeTokensPerSecond() {
@@ -190,10 +191,12 @@ public final class EngineBenchmark {
     }
 
     static Result run(Path file, TensorType type, int threads, int[] prefillLengths, int decodeSteps,
-                      boolean profile) throws IOException, InterruptedException {
+                      boolean profile) throws Exception {
         int maxChunk = Arrays.stream(prefillLengths).max().orElse(1);
-        try (LlamaModel model = LlamaModel.open(file); Backend backend = new CpuBackend(threads)) {
+        try (LlamaModel model = LlamaModel.open(file); Backend backend = new CpuBackend(threads);
+             BandwidthProbe probe = new BandwidthProbe(threads)) {
             ModelConfig c = model.config();
+            long bytes = bytesPerDecodedToken(model.weights(), c);
             int[] tokens = randomTokens(c.vocabularySize(), Math.max(maxChunk, 136) + DECODE_PROMPT + decodeSteps);
 
             // Warm-up: the JIT compiles the chunk (n > 1) and the single-token (n = 1) paths, and the first
@@ -204,16 +207,16 @@ public final class EngineBenchmark {
                 Session warm = session(model, backend, maxChunk);
                 warm.forward(tokens, 0, Math.min(64, maxChunk), null);
                 for (int i = 0; i < 24; i++) warm.forward(tokens, 64 + i, 1, null);
+                probe.readGBps();
             }
 
             // Measured again (up to MAX_ATTEMPTS) when another process took over 10 % of the CPUs meanwhile:
             // the attempt with the least interference is kept.
             Timed t = null;
             for (int attempt = 0; attempt < MAX_ATTEMPTS && (t == null || t.othersCpu() >= QUIET); attempt++) {
-                Timed next = time(model, backend, tokens, prefillLengths, decodeSteps, maxChunk);
+                Timed next = time(model, backend, probe, bytes, tokens, prefillLengths, decodeSteps, maxChunk);
                 if (t == null || next.othersCpu() < t.othersCpu()) t = next;
             }
-            long bytes = bytesPerDecodedToken(model.weights(), c);
             System.out.printf(Locale.ROOT, "weights read per decoded token: %.1f MB%n", bytes / 1e6);
 
             List<OpTimer.Stat> prefillProfile = List.of(), decodeProfile = List.of();
@@ -228,16 +231,21 @@ public final class EngineBenchmark {
                 decodeProfile = timer.stats();
             }
             return new Result(type, Files.size(file), bytes, t.prefill(), decodeSteps, t.medianMs(), t.meanMs(),
-                    prefillProfile, decodeProfile, t.othersCpu(), t.steal());
+                    t.probeGBps(), t.pairedOverFloor(), prefillProfile, decodeProfile, t.othersCpu(), t.steal());
         }
     }
 
-    /** One timing of prefill and decode, with the CPU share other processes took meanwhile. */
-    record Timed(List<Prefill> prefill, double medianMs, double meanMs, double othersCpu, double steal) {
+    /**
+     * One timing of prefill and decode, with the CPU share other processes took meanwhile; probeGBps is the
+     * median of the bandwidth probes taken beside the decode steps, pairedOverFloor the median over steps of
+     * the step's time over the floor at its own probe's bandwidth.
+     */
+    record Timed(List<Prefill> prefill, double medianMs, double meanMs, double probeGBps, double pairedOverFloor,
+                 double othersCpu, double steal) {
     }
 
-    private static Timed time(LlamaModel model, Backend backend, int[] tokens, int[] prefillLengths, int decodeSteps,
-                              int maxChunk) throws InterruptedException {
+    private static Timed time(LlamaModel model, Backend backend, BandwidthProbe probe, long bytesPerToken, int[] tokens,
+                              int[] prefillLengths, int decodeSteps, int maxChunk) throws Exception {
         CpuLoad.waitForQuiet(QUIET, quietWaitSeconds);
         CpuLoad.Snapshot load0 = CpuLoad.now();
         List<Prefill> prefill = new ArrayList<>();
@@ -257,22 +265,40 @@ public final class EngineBenchmark {
         Session s = session(model, backend, maxChunk);
         float[] logits = s.forward(tokens, 0, DECODE_PROMPT, null);
         int[] one = new int[1];
-        double[] stepMs = new double[decodeSteps];
+        double[] stepMs = new double[decodeSteps], probeGBps = new double[decodeSteps], overFloor = new double[decodeSteps];
         for (int i = 0; i < decodeSteps; i++) {
             one[0] = argmax(logits);   // greedy, as a real decode would feed its own output back
+            // Each step is paired with a bandwidth probe right beside it, before and after in turn.
+            if (i % 2 == 1) probeGBps[i] = probe.readGBps();
             long t0 = System.nanoTime();
             logits = s.forward(one, 0, 1, null);
             stepMs[i] = (System.nanoTime() - t0) / 1e6;
+            if (i % 2 == 0) probeGBps[i] = probe.readGBps();
+            overFloor[i] = stepMs[i] / floorMs(bytesPerToken, probeGBps[i]);
         }
         CpuLoad.Snapshot load1 = CpuLoad.now();
         double meanMs = Arrays.stream(stepMs).sum() / decodeSteps;
-        Arrays.sort(stepMs);
-        Timed t = new Timed(prefill, stepMs[decodeSteps / 2], meanMs, CpuLoad.othersShare(load0, load1),
-                CpuLoad.stealShare(load0, load1));
-        System.out.printf(Locale.ROOT, "decode %d tokens: median %.1f ms/token (mean %.1f, min %.1f); "
+        double minMs = Arrays.stream(stepMs).min().orElseThrow();
+        Timed t = new Timed(prefill, median(stepMs), meanMs, median(probeGBps), median(overFloor),
+                CpuLoad.othersShare(load0, load1), CpuLoad.stealShare(load0, load1));
+        System.out.printf(Locale.ROOT, "decode %d tokens: median %.1f ms/token (mean %.1f, min %.1f); probes beside the steps "
+                        + "read %.1f GB/s (median, range %.1f-%.1f), step / paired floor %.2f× (median); "
                         + "other processes used %.0f%% of the CPUs meanwhile (steal %.0f%%)%n",
-                decodeSteps, t.medianMs(), meanMs, stepMs[0], 100 * t.othersCpu(), 100 * t.steal());
+                decodeSteps, t.medianMs(), meanMs, minMs, t.probeGBps(), Arrays.stream(probeGBps).min().orElseThrow(),
+                Arrays.stream(probeGBps).max().orElseThrow(), t.pairedOverFloor(), 100 * t.othersCpu(), 100 * t.steal());
         return t;
+    }
+
+    /** Milliseconds to read {@code bytes} at {@code gbps}. */
+    static double floorMs(long bytes, double gbps) {
+        return 1e3 * bytes / (gbps * 1e9);
+    }
+
+    /** The median (mean of the middle two for an even count). */
+    static double median(double[] v) {
+        double[] s = v.clone();
+        Arrays.sort(s);
+        return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
     }
 
     private static Session session(LlamaModel model, Backend backend, int maxChunk) {
@@ -336,21 +362,24 @@ public final class EngineBenchmark {
         for (Prefill pf : results.getFirst().prefill()) {
             sb.append("prefill ").append(pf.tokens()).append(" tok/s | % FMA peak | ");
         }
-        sb.append("decode tok/s | ms/token (median) | floor ms | × floor | others' CPU |\n|---|---:|");
+        sb.append("decode tok/s | ms/token (median) | floor ms | × floor | probe GB/s | × paired floor | others' CPU |\n|---|---:|");
         sb.append("---:|---:|".repeat(results.getFirst().prefill().size()));
-        sb.append("---:|---:|---:|---:|---:|\n");
+        sb.append("---:|---:|---:|---:|---:|---:|---:|\n");
         for (Result r : results) {
             sb.append(String.format(Locale.ROOT, "| %s | %.2f | ", r.type(), r.fileBytes() / 1e9));
             for (Prefill pf : r.prefill()) {
                 sb.append(String.format(Locale.ROOT, "%.1f | %.1f%% | ", pf.tokensPerSecond(), 100 * pf.gflops() / p.fmaGflops()));
             }
-            sb.append(String.format(Locale.ROOT, "%.2f | %.1f | %.1f | %.2f× | %.0f%% |%n", r.decodeTokensPerSecond(),
-                    r.msPerToken(), r.floorMs(p), r.msPerToken() / r.floorMs(p), 100 * r.othersCpu()));
+            sb.append(String.format(Locale.ROOT, "%.2f | %.1f | %.1f | %.2f× | %.1f | %.2f× | %.0f%% |%n", r.decodeTokensPerSecond(),
+                    r.msPerToken(), r.floorMs(p), r.msPerToken() / r.floorMs(p), r.probeGBps(), r.pairedOverFloor(),
+                    100 * r.othersCpu()));
         }
         sb.append(String.format(Locale.ROOT, "%nTargets: decode ≤ %.1f× floor; prefill ≥ %.0f%% of the FMA peak "
-                + "(%.0f GFLOP/s); floor = weight bytes per token / %.1f GB/s;%n"
+                + "(%.0f GFLOP/s); floor = weight bytes per token / %.1f GB/s (best of the peak samples);%n"
+                + "probe GB/s = median of the %d-thread read probes taken beside the decode steps, one per step; × paired floor = "
+                + "median over the steps of the step's time / (bytes per token / its own probe's bandwidth);%n"
                 + "others' CPU = share of the cores other processes used while the row was measured.", DECODE_TARGET, 100 * PREFILL_TARGET,
-                p.fmaGflops(), p.readGBps()));
+                p.fmaGflops(), p.readGBps(), p.threads()));
         return sb.toString();
     }
 
@@ -373,7 +402,12 @@ public final class EngineBenchmark {
                 .append("; FLOPs = 2 × matmul parameters per token"
                 + " + the output matrix once (last token's logits) + causal attention. Decode: ")
                 .append(results.getFirst().decodeTokens()).append(" greedy single-token steps after a ").append(DECODE_PROMPT)
-                .append("-token prompt, median step; bytes per token = all layer matrices + the whole tied output matrix + one embedding row + norms.\n");
+                .append("-token prompt, median step; bytes per token = all layer matrices + the whole tied output matrix + one embedding row + norms.\n")
+                .append("\nTwo floors. The host is shared and the bandwidth it leaves us varies about 2× within minutes, so the best of the"
+                        + " peak samples (the `floor ms` and `× floor` columns, kept for comparison with earlier files) sets a median step"
+                        + " against an outlier. Each decode step is therefore also paired with a bandwidth probe taken right beside it"
+                        + " (a 512 MB read on the same number of threads, before and after the step in turn); `× paired floor` is the"
+                        + " median over the steps of the step's time over the floor at its own probe's bandwidth.\n");
         for (Result r : results) {
             if (!r.prefillProfile().isEmpty()) {
                 sb.append("\n## Per-op profile, ").append(r.type()).append("\n\nPrefill, one chunk of 128 tokens:\n\n")
@@ -390,14 +424,15 @@ public final class EngineBenchmark {
         String rows = results.stream().map(r -> String.format(Locale.ROOT,
                 "    {\"type\": \"%s\", \"fileBytes\": %d, \"bytesPerDecodedToken\": %d, \"prefill\": [%s], "
                         + "\"decodeTokens\": %d, \"decodeTokensPerSecond\": %.3f, \"medianMsPerToken\": %.2f, \"meanMsPerToken\": %.2f, "
-                        + "\"floorMs\": %.2f, \"decodeOverFloor\": %.3f, \"othersCpuShare\": %.3f, \"stealShare\": %.3f}",
+                        + "\"floorMs\": %.2f, \"decodeOverFloor\": %.3f, \"probeReadGBpsMedian\": %.2f, \"decodeOverPairedFloor\": %.3f, "
+                        + "\"othersCpuShare\": %.3f, \"stealShare\": %.3f}",
                 r.type(), r.fileBytes(), r.bytesPerToken(),
                 r.prefill().stream().map(pf -> String.format(Locale.ROOT,
                         "{\"tokens\": %d, \"seconds\": %.3f, \"tokensPerSecond\": %.2f, \"gflops\": %.1f, \"fractionOfFmaPeak\": %.4f}",
                         pf.tokens(), pf.seconds(), pf.tokensPerSecond(), pf.gflops(), pf.gflops() / p.fmaGflops()))
                         .collect(Collectors.joining(", ")),
                 r.decodeTokens(), r.decodeTokensPerSecond(), r.msPerToken(), r.meanMsPerToken(), r.floorMs(p), r.msPerToken() / r.floorMs(p),
-                r.othersCpu(), r.steal()))
+                r.probeGBps(), r.pairedOverFloor(), r.othersCpu(), r.steal()))
                 .collect(Collectors.joining(",\n"));
         return String.format(Locale.ROOT, """
                 {

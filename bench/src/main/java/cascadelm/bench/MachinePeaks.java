@@ -6,7 +6,6 @@ import jdk.incubator.vector.VectorSpecies;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -83,36 +82,7 @@ public final class MachinePeaks {
 
     /** GB/s of reading the whole buffer once, split in contiguous parts, one per thread. */
     private static double readBandwidth(ExecutorService pool, MemorySegment buf, int threads) throws Exception {
-        long part = BUFFER_BYTES / threads / S.vectorByteSize() * S.vectorByteSize();
-        List<Callable<Float>> tasks = new ArrayList<>();
-        for (int t = 0; t < threads; t++) {
-            MemorySegment slice = buf.asSlice(t * part, part);
-            tasks.add(() -> sum(slice));
-        }
-        long t0 = System.nanoTime();
-        float sink = 0;
-        for (Future<Float> f : pool.invokeAll(tasks)) sink += f.get();
-        long ns = System.nanoTime() - t0;
-        if (sink == 42) System.out.print("");      // keeps the sums live
-        return part * threads / (double) ns;
-    }
-
-    private static float sum(MemorySegment seg) {
-        // Four accumulators so the add latency never limits the loads.
-        FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0;
-        long step = S.vectorByteSize();
-        long end = seg.byteSize() - 4 * step;
-        long i = 0;
-        for (; i <= end; i += 4 * step) {
-            a0 = a0.add(FloatVector.fromMemorySegment(S, seg, i, ByteOrder.LITTLE_ENDIAN));
-            a1 = a1.add(FloatVector.fromMemorySegment(S, seg, i + step, ByteOrder.LITTLE_ENDIAN));
-            a2 = a2.add(FloatVector.fromMemorySegment(S, seg, i + 2 * step, ByteOrder.LITTLE_ENDIAN));
-            a3 = a3.add(FloatVector.fromMemorySegment(S, seg, i + 3 * step, ByteOrder.LITTLE_ENDIAN));
-        }
-        for (; i < seg.byteSize(); i += step) {
-            a0 = a0.add(FloatVector.fromMemorySegment(S, seg, i, ByteOrder.LITTLE_ENDIAN));
-        }
-        return a0.add(a1).add(a2).add(a3).reduceLanes(jdk.incubator.vector.VectorOperators.ADD);
+        return BandwidthProbe.readGBps(pool, buf, threads);
     }
 
     /** GFLOP/s of FMA_CHAINS independent fma chains per thread, all threads at once. */

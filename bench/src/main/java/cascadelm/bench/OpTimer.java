@@ -84,6 +84,21 @@ final class OpTimer implements Backend {
         record(op, t0, w.rows() * w.rowBytes(), 2L * w.rows() * w.cols() * n);
     }
 
+    /** Products of one input, timed as one op named after their shapes joined by "+" (e.g. Q, K, V). */
+    @Override
+    public void matmuls(Matrix[] ws, float[] x, float[][] outs, int n) {
+        long t0 = System.nanoTime();
+        inner.matmuls(ws, x, outs, n);
+        StringBuilder rows = new StringBuilder();
+        long bytes = 0, flops = 0;
+        for (Matrix w : ws) {
+            rows.append(rows.isEmpty() ? "" : "+").append(w.rows());
+            bytes += w.rows() * w.rowBytes();
+            flops += 2L * w.rows() * w.cols() * n;
+        }
+        record("matmul " + ws[0].type() + " " + rows + "x" + ws[0].cols() + (n == 1 ? " (n=1)" : " (n>1)"), t0, bytes, flops);
+    }
+
     @Override
     public void rmsNorm(float[] x, float[] weight, float[] out, int n, int dim, float eps) {
         long t0 = System.nanoTime();

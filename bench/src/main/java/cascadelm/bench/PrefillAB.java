@@ -17,9 +17,18 @@ import java.util.Locale;
  * PrefillAB --a DIR --b DIR --model FILE [--a-name A] [--b-name B] [--tokens 4096] [--rounds 6] [--threads N]
  *           [--settings cache=cascade,stride=512]
  * </pre>
+ * DIR as for {@link DecodeAB}: a gpu-kernels build, optionally followed by more class path entries (its model classes).
  */
 public final class PrefillAB {
     private PrefillAB() {
+    }
+
+    /** Whether every entry of a build's class path (see {@link DecodeAB#loader}) exists. */
+    private static boolean exist(String entries) {
+        for (String entry : entries.split(java.io.File.pathSeparator)) {
+            if (!Files.exists(Path.of(entry))) return false;
+        }
+        return true;
     }
 
     public static void main(String[] args) throws Exception {
@@ -43,7 +52,7 @@ public final class PrefillAB {
                 }
             }
         }
-        if (a == null || b == null || model == null || !Files.exists(Path.of(a)) || !Files.exists(Path.of(b)) || !Files.exists(Path.of(model))) {
+        if (a == null || b == null || model == null || !exist(a) || !exist(b) || !Files.exists(Path.of(model))) {
             System.err.println("PrefillAB needs --a and --b (two existing gpu-kernels builds) and --model (an existing GGUF file)");
             System.exit(2);
         }

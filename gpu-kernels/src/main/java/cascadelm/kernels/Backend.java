@@ -16,6 +16,20 @@ public interface Backend extends AutoCloseable {
      */
     void matmul(Matrix w, float[] x, float[] out, int n);
 
+    /**
+     * {@code outs[i] = ws[i] · x} for matrices of the same column count (a layer's Q, K and V; gate and up):
+     * what {@link #matmul} does for each, in one call, so that a backend may spread all of them over its
+     * workers at once (decoding issues over a hundred products per token, several of them small).
+     */
+    default void matmuls(Matrix[] ws, float[] x, float[][] outs, int n) {
+        if (ws.length != outs.length) {
+            throw new IllegalArgumentException(ws.length + " matrices but " + outs.length + " outputs");
+        }
+        for (int i = 0; i < ws.length; i++) {
+            matmul(ws[i], x, outs[i], n);
+        }
+    }
+
     /** Row-wise RMSNorm: {@code out[t, :] = x[t, :] / sqrt(mean(x[t, :]²) + eps) * weight}; out may be x. */
     void rmsNorm(float[] x, float[] weight, float[] out, int n, int dim, float eps);
 

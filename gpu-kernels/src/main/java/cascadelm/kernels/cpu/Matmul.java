@@ -23,6 +23,10 @@ import jdk.incubator.vector.VectorOperators;
  * tokens of accumulators; no lane reductions, and each decoded panel of 64 rows × 256 columns serves up to
  * 512 tokens: compute-bound. With 8 lanes (AVX2, 16 vector registers) the same 32-token blocks of xt feed a
  * 6 (or 4) rows × 16 tokens tile instead ({@link #panel8}); the 16-lane code is untouched.
+ *
+ * <p>Q4_0 decodes differently: x is quantized to 8-bit blocks once per product ({@link Int8Activations}) and
+ * multiplied with the weights in 16-bit integers, a group of rows per vector ({@link Q4_0Groups}). Its
+ * batched products use the GGUF layout in place, as every other type's do where it needs no panels.
  */
 final class Matmul {
     /** Weight rows per task; a multiple of the 4-row register tile. */
@@ -49,30 +53,73 @@ final class Matmul {
     private final float[][] tiles;
     private final float[][] panels;
     private final float[][] sums;
+    private final float[][] groupSums;
+    private final Int8Activations activations = new Int8Activations();
+    /** Whether Q4_0 decodes in {@link Q4_0Groups} with 8-bit activations (else in float32, GGUF layout). */
+    private final boolean int8Activations;
     private float[] xt = new float[0];
     private final Map<MemorySegment.Scope, Map<PackKey, PackedMatrix>> packs = new WeakHashMap<>();
 
-    Matmul(ParallelFor parallel) {
+    Matmul(ParallelFor parallel, boolean int8Activations) {
         this.parallel = parallel;
+        this.int8Activations = int8Activations;
         this.tiles = new float[parallel.threads()][ROW_TILE * COL_TILE];
         this.panels = new float[parallel.threads()][PANEL * KC];
         this.sums = new float[parallel.threads()][0];
+        this.groupSums = new float[parallel.threads()][Q4_0Groups.G];
     }
 
     void run(Matrix w, float[] x, float[] out, int n) {
-        if (x.length < (long) n * w.cols() || out.length < (long) n * w.rows()) {
-            throw new IllegalArgumentException("matmul of " + n + " rows needs x of " + (long) n * w.cols()
-                    + " and out of " + (long) n * w.rows() + " floats");
-        }
+        check(w, x, out, n);
         PackedMatrix p = packed(w);
         if (n == 1) {
-            decode(p, x, out);
-        } else if (n >= WIDE && (L == 16 || L == 8)) {
+            decode(new PackedMatrix[] {p}, x, new float[][] {out});
+            return;
+        }
+        if (p.grouped) {
+            p = PackedMatrix.inPlace(w);
+        }
+        if (n >= WIDE && (L == 16 || L == 8)) {
             for (int t0 = 0; t0 < n; t0 += TOKENS) {
                 wide(p, x, out, t0, Math.min(TOKENS, n - t0));
             }
         } else {
             batched(p, x, out, n);
+        }
+    }
+
+    /**
+     * {@code outs[i] = ws[i] · x}, the matrices having the same column count. Decoding runs all of them as one
+     * parallel job (one hand-off to the workers, and no worker idles at the end of a small product while
+     * another finishes); otherwise they run one after the other.
+     */
+    void runAll(Matrix[] ws, float[] x, float[][] outs, int n) {
+        if (ws.length != outs.length) {
+            throw new IllegalArgumentException(ws.length + " matrices but " + outs.length + " outputs");
+        }
+        for (int i = 0; i < ws.length; i++) {
+            check(ws[i], x, outs[i], n);
+            if (ws[i].cols() != ws[0].cols()) {
+                throw new IllegalArgumentException("products of one input need one column count: " + ws[0].cols() + " and " + ws[i].cols());
+            }
+        }
+        if (n != 1) {
+            for (int i = 0; i < ws.length; i++) {
+                run(ws[i], x, outs[i], n);
+            }
+            return;
+        }
+        PackedMatrix[] ps = new PackedMatrix[ws.length];
+        for (int i = 0; i < ws.length; i++) {
+            ps[i] = packed(ws[i]);
+        }
+        decode(ps, x, outs);
+    }
+
+    private static void check(Matrix w, float[] x, float[] out, int n) {
+        if (x.length < (long) n * w.cols() || out.length < (long) n * w.rows()) {
+            throw new IllegalArgumentException("matmul of " + n + " rows needs x of " + (long) n * w.cols()
+                    + " and out of " + (long) n * w.rows() + " floats");
         }
     }
 
@@ -83,7 +130,7 @@ final class Matmul {
      * cannot be allocated, w is used in its GGUF layout (slower, same results).
      */
     private PackedMatrix packed(Matrix w) {
-        if (!PackedMatrix.copies(w)) {
+        if (!PackedMatrix.copies(w, int8Activations)) {
             return PackedMatrix.inPlace(w);
         }
         MemorySegment data = w.data();
@@ -92,7 +139,7 @@ final class Matmul {
         PackedMatrix p = ofScope.get(key);
         if (p == null) {
             try {
-                p = PackedMatrix.of(w);
+                p = PackedMatrix.of(w, PackedMatrix.PANEL_COLS, int8Activations);
             } catch (OutOfMemoryError e) {
                 p = PackedMatrix.inPlace(w);
             }
@@ -105,25 +152,74 @@ final class Matmul {
     private record PackKey(TensorType type, long address, long bytes, int rows, int cols) {
     }
 
-    private void decode(PackedMatrix w, float[] x, float[] out) {
-        int rows = w.rows;
-        RowKernel kernel = w.kernel;
-        MemorySegment data = w.data;
-        // Several chunks per worker balance uneven progress; more would only add claiming overhead.
-        int chunk = Math.max(1, rows / (parallel.threads() * 8));
-        parallel.run((rows + chunk - 1) / chunk, (task, worker) -> {
-            int start = task * chunk, end = Math.min(rows, start + chunk);
-            float[] scratch = tiles[worker]; // ROW_TILE × COL_TILE floats: more than RowKernel.SCRATCH
-            // out is zeroed first so that every panel adds: the row loop stays one plain loop.
-            java.util.Arrays.fill(out, start, end, 0f);
-            for (int panel = 0, panels = w.panels(); panel < panels; panel++) {
-                int x0 = panel * w.panelCols, width = w.panelWidth(panel);
-                long base = w.segment(0, panel), rowBytes = w.segment(1, panel) - base;
-                for (int r = start; r < end; r++) {
-                    out[r] += kernel.decodeDot(data, base + r * rowBytes, x, x0, width, scratch);
-                }
+    /**
+     * Decoding products of one x, as one parallel job: each matrix is cut into chunks of rows (Q4_0: of row
+     * groups), several per worker to balance uneven progress (more would only add claiming overhead), and the
+     * workers claim the chunks of all the matrices in turn. Q4_0 quantizes x once for all.
+     */
+    private void decode(PackedMatrix[] ws, float[] x, float[][] outs) {
+        int[] first = new int[ws.length + 1];
+        boolean grouped = false;
+        for (int i = 0; i < ws.length; i++) {
+            first[i + 1] = first[i] + (units(ws[i]) + chunk(ws[i]) - 1) / chunk(ws[i]);
+            grouped |= ws[i].grouped;
+        }
+        if (grouped) {
+            activations.quantize(x, 0, ws[0].cols);
+        }
+        parallel.run(first[ws.length], (task, worker) -> {
+            int i = 0;
+            while (task >= first[i + 1]) {
+                i++;
+            }
+            PackedMatrix w = ws[i];
+            int start = (task - first[i]) * chunk(w), end = Math.min(units(w), start + chunk(w));
+            if (w.grouped) {
+                decodeGroups(w, outs[i], start, end, worker);
+            } else {
+                decodeRows(w, x, outs[i], start, end, worker);
             }
         });
+    }
+
+    /** What decoding cuts into chunks: rows, or Q4_0 groups of rows. */
+    private static int units(PackedMatrix w) {
+        return w.grouped ? w.groups() : w.rows;
+    }
+
+    private int chunk(PackedMatrix w) {
+        return Math.max(1, units(w) / (parallel.threads() * 8));
+    }
+
+    /** Rows [start, end) through {@link RowKernel#decodeDot}, panel by panel. */
+    private void decodeRows(PackedMatrix w, float[] x, float[] out, int start, int end, int worker) {
+        RowKernel kernel = w.kernel;
+        MemorySegment data = w.data;
+        float[] scratch = tiles[worker]; // ROW_TILE × COL_TILE floats: more than RowKernel.SCRATCH
+        // out is zeroed first so that every panel adds: the row loop stays one plain loop.
+        java.util.Arrays.fill(out, start, end, 0f);
+        for (int panel = 0, panels = w.panels(); panel < panels; panel++) {
+            int x0 = panel * w.panelCols, width = w.panelWidth(panel);
+            long base = w.segment(0, panel), rowBytes = w.segment(1, panel) - base;
+            for (int r = start; r < end; r++) {
+                out[r] += kernel.decodeDot(data, base + r * rowBytes, x, x0, width, scratch);
+            }
+        }
+    }
+
+    /** Q4_0 groups [start, end) with the quantized x: each group's panels are one stream. */
+    private void decodeGroups(PackedMatrix w, float[] out, int start, int end, int worker) {
+        int g = Q4_0Groups.G;
+        float[] scratch = tiles[worker]; // ROW_TILE × COL_TILE floats: at least a panel's scales of a group
+        float[] sum = groupSums[worker];
+        for (int group = start; group < end; group++) {
+            java.util.Arrays.fill(sum, 0f);
+            for (int panel = 0, panels = w.panels(); panel < panels; panel++) {
+                Q4_0Groups.dot(w.data, w.groupSegment(group, panel), w.panelWidth(panel) / 32, activations,
+                        panel * w.panelCols / 32, scratch, sum, 0);
+            }
+            System.arraycopy(sum, 0, out, group * g, Math.min(g, w.rows - group * g));
+        }
     }
 
     private void batched(PackedMatrix w, float[] x, float[] out, int n) {
@@ -162,7 +258,8 @@ final class Matmul {
 
     /** The 4 × 4-tile path whatever n is: package-private so timings can set it beside the broadcast kernel. */
     void runBatched(Matrix w, float[] x, float[] out, int n) {
-        batched(packed(w), x, out, n);
+        PackedMatrix p = packed(w);
+        batched(p.grouped ? PackedMatrix.inPlace(w) : p, x, out, n);
     }
 
     /**

@@ -18,8 +18,10 @@ import cascadelm.kernels.TensorType;
  * columns, while cutting each row into column ranges in the GGUF layout (strided reads) was slower still.
  * In panels each range of x (8 KB) stays in L1 and the weights are still read sequentially.
  *
- * <p>Q4_0 is also re-laid within each panel row, as {@link Q4_0PackedRows} describes (its scales apart from
- * its quants, the quants offset to signed nibbles), where the vector paths run.
+ * <p>Q4_0, where the vector paths run, is laid out for decoding only, in {@link Q4_0Groups} of rows: group after
+ * group, each group's panels one after the other, so that a decoding worker reads its groups as one stream.
+ * The rows are padded to whole groups. The batched products, which decode rows to floats, use the GGUF
+ * layout in place ({@link #inPlace}).
  *
  * <p>Copies are made once per matrix (see {@link Matmul}) in memory of their own, freed once unreachable; the
  * weights must not change after their first product.
@@ -36,33 +38,37 @@ final class PackedMatrix {
     final int rows;
     final int cols;
     final int panelCols;
+    /** Whether the rows are in {@link Q4_0Groups} (decoding only). */
+    final boolean grouped;
 
-    private PackedMatrix(TensorType type, RowKernel kernel, MemorySegment data, int rows, int cols, int panelCols) {
+    private PackedMatrix(TensorType type, RowKernel kernel, MemorySegment data, int rows, int cols, int panelCols, boolean grouped) {
         this.type = type;
         this.kernel = kernel;
         this.data = data;
         this.rows = rows;
         this.cols = cols;
         this.panelCols = panelCols;
+        this.grouped = grouped;
     }
 
     /** Whether {@link #of} copies the matrix, rather than using its memory as it is. */
-    static boolean copies(Matrix w) {
-        return w.cols() > PANEL_COLS || splitsQ4_0(w.type());
+    static boolean copies(Matrix w, boolean groupQ4_0) {
+        return w.cols() > PANEL_COLS || groups(w.type(), groupQ4_0);
     }
 
-    private static boolean splitsQ4_0(TensorType type) {
-        return type == TensorType.Q4_0 && Lanes.QUANT_VECTORS;
+    /** Whether matrices of this type are laid out in {@link Q4_0Groups}: Q4_0, where asked and the vector paths run. */
+    private static boolean groups(TensorType type, boolean groupQ4_0) {
+        return groupQ4_0 && type == TensorType.Q4_0 && Lanes.QUANT_VECTORS;
     }
 
-    /** The matrix in the CPU layout: its own memory when it is one panel of a type kept as is, else a copy. */
+    /** The matrix in the CPU layout (Q4_0 in groups): its own memory when it is one panel of a type kept as is, else a copy. */
     static PackedMatrix of(Matrix w) {
-        return of(w, PANEL_COLS);
+        return of(w, PANEL_COLS, true);
     }
 
     /** The matrix in its GGUF layout as one panel, never copied (also where a copy could not be allocated). */
     static PackedMatrix inPlace(Matrix w) {
-        return new PackedMatrix(w.type(), RowKernel.of(w.type()), plain(w.data()), w.rows(), w.cols(), w.cols());
+        return new PackedMatrix(w.type(), RowKernel.of(w.type()), plain(w.data()), w.rows(), w.cols(), w.cols(), false);
     }
 
     /**
@@ -76,35 +82,42 @@ final class PackedMatrix {
 
     /** As {@link #of(Matrix)} with panels of {@code panelCols} columns (a multiple of 256): tests use small ones. */
     static PackedMatrix of(Matrix w, int panelCols) {
+        return of(w, panelCols, true);
+    }
+
+    /** As {@link #of(Matrix, int)}, with Q4_0 in groups only if {@code groupQ4_0} (else in rows, as the other types). */
+    static PackedMatrix of(Matrix w, int panelCols, boolean groupQ4_0) {
         if (panelCols <= 0 || panelCols % 256 != 0) {
             throw new IllegalArgumentException("panel width must be a positive multiple of 256, got " + panelCols);
         }
-        boolean split = splitsQ4_0(w.type());
-        RowKernel kernel = split ? Q4_0PackedRows.INSTANCE : RowKernel.of(w.type());
-        if (w.cols() <= panelCols && !split) {
+        boolean grouped = groups(w.type(), groupQ4_0);
+        if (w.cols() <= panelCols && !grouped) {
             return inPlace(w);
         }
         int pc = Math.min(panelCols, w.cols());
-        long bytes = (long) w.rows() * w.rowBytes();
+        int storedRows = grouped ? (w.rows() + Q4_0Groups.G - 1) / Q4_0Groups.G * Q4_0Groups.G : w.rows();
+        long bytes = (long) storedRows * w.rowBytes();
         // A shared arena, as a mapped model file has, and plain native segments (plain()): a kernel that met
         // segments of two classes or of two kinds of arena (the file's and an automatic one's) was compiled with
         // field loads and liveness checks on every access, and ran 1.7-2× slower on every matrix of the model.
         // The arena is closed once the copy is unreachable.
         Arena arena = Arena.ofShared();
         MemorySegment copy = arena.allocate(bytes, 64);
-        PackedMatrix p = new PackedMatrix(w.type(), kernel, copy, w.rows(), w.cols(), pc);
+        PackedMatrix p = new PackedMatrix(w.type(), RowKernel.of(w.type()), copy, w.rows(), w.cols(), pc, grouped);
         CLEANER.register(p, arena::close);
         long rowBytes = w.rowBytes();
         for (int panel = 0; panel < p.panels(); panel++) {
+            if (grouped) {
+                for (int g = 0; g < p.groups(); g++) {
+                    Q4_0Groups.pack(w.data(), rowBytes, w.rows(), g * Q4_0Groups.G, panel * pc, p.panelWidth(panel) / 32,
+                            copy, p.groupSegment(g, panel));
+                }
+                continue;
+            }
             long from = w.type().bytesFor((long) panel * pc);
             long width = w.type().bytesFor(p.panelWidth(panel));
             for (int r = 0; r < w.rows(); r++) {
-                long src = r * rowBytes + from, dst = p.segment(r, panel);
-                if (split) {
-                    Q4_0PackedRows.pack(w.data(), src, copy, dst, p.panelWidth(panel) / 32);
-                } else {
-                    MemorySegment.copy(w.data(), src, copy, dst, width);
-                }
+                MemorySegment.copy(w.data(), r * rowBytes + from, copy, p.segment(r, panel), width);
             }
         }
         return p;
@@ -119,9 +132,19 @@ final class PackedMatrix {
         return Math.min(panelCols, cols - panel * panelCols);
     }
 
-    /** Byte offset of row {@code row}'s part of panel {@code panel}. */
+    /** Byte offset of row {@code row}'s part of panel {@code panel} (not for grouped matrices). */
     long segment(int row, int panel) {
         return (long) rows * type.bytesFor((long) panel * panelCols) + row * type.bytesFor(panelWidth(panel));
+    }
+
+    /** Groups of {@link Q4_0Groups#G} rows, the last padded. */
+    int groups() {
+        return (rows + Q4_0Groups.G - 1) / Q4_0Groups.G;
+    }
+
+    /** Byte offset of group {@code group}'s part of panel {@code panel} (grouped matrices). */
+    long groupSegment(int group, int panel) {
+        return (long) group * Q4_0Groups.G * type.bytesFor(cols) + Q4_0Groups.G * type.bytesFor((long) panel * panelCols);
     }
 
     /**
@@ -129,12 +152,15 @@ final class PackedMatrix {
      * block-aligned and lies in one panel.
      */
     void dequantize(int row, int fromCol, int toCol, float[] out, int outOffset) {
+        if (grouped) {
+            throw new IllegalStateException("grouped Q4_0 is laid out for decoding only; batched products use the GGUF layout");
+        }
         int panel = fromCol / panelCols;
         int start = panel * panelCols;
         if (toCol > start + panelWidth(panel)) {
             throw new IllegalArgumentException("columns [" + fromCol + ", " + toCol + ") cross a panel of " + panelCols);
         }
-        kernel.dequantize(data, segment(row, panel), panelWidth(panel), fromCol - start, toCol - start, out, outOffset);
+        kernel.dequantize(data, segment(row, panel), fromCol - start, toCol - start, out, outOffset);
     }
 
     /** The byte at {@code offset} of the CPU layout: for tests of the layout. */

@@ -39,7 +39,7 @@ final class Q4_0Rows extends RowKernel {
         }
         // Σ_b d_b · Σ_j (q_j − 8) · x_j = Σ_b d_b · Σ_j q_j · x_j − 8 · Σ_b d_b · xSums[b]: the offset moves out of
         // the vector loop into one scalar multiply-add per block, leaving one mask per nibble vector before its
-        // conversion to float. (Where the vector paths run, Matmul uses Q4_0PackedRows instead.)
+        // conversion to float. (Where the vector paths run, Matmul decodes with Q4_0Groups instead.)
         // One block per iteration: two made the method too large for C2 to inline its vector operations
         // (NodeCountInliningCutoff), and boxed vectors run ten times slower. Blocks alternate between two
         // accumulators (the swap) so that consecutive blocks do not wait on each other's FMA.

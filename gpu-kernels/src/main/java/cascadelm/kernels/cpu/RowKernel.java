@@ -35,14 +35,6 @@ abstract class RowKernel {
     /** Decodes columns {@code [fromCol, toCol)}, both block-aligned, to {@code out[outOffset...]}. */
     abstract void dequantize(MemorySegment w, long rowOffset, int fromCol, int toCol, float[] out, int outOffset);
 
-    /**
-     * As above for a row of {@code rowCols} columns: layouts that keep a row's scales apart from its quants
-     * ({@link Q4_0PackedRows}) need the row's width to find them.
-     */
-    void dequantize(MemorySegment w, long rowOffset, int rowCols, int fromCol, int toCol, float[] out, int outOffset) {
-        dequantize(w, rowOffset, fromCol, toCol, out, outOffset);
-    }
-
     /** Value {@code i} of the block at {@code blockOffset}, decoded plainly: the path for vector widths the loops don't cover. */
     abstract float scalarValue(MemorySegment w, long blockOffset, int i);
 

@@ -24,6 +24,11 @@ import cascadelm.kernels.TensorType;
  * Matmul against a float64 product of the exactly decoded weights. Tolerance: float32 accumulation error
  * grows like sqrt(K) roundings of 2^-24 relative to Σ|w·x|; 1e-6 · sqrt(K) · Σ|w·x| leaves a wide
  * margin yet is far below the error of a single wrong weight.
+ *
+ * <p>Q4_0 decoding (one token row, vector paths) multiplies with x quantized to 8-bit blocks as llama.cpp's
+ * Q8_0 activations are: it is held to the same tolerance against the float64 product with x quantized by
+ * that rule (written here from llama.cpp's quantize_row_q8_0: d = amax / 127, q = roundf(x · (1/d))), and,
+ * against the exact x, to the bound the rounding allows: Σ_blocks (d / 2) · Σ_block |w| more.
  */
 class MatmulTest {
     private static final CpuBackend TWO = new CpuBackend(2);
@@ -55,21 +60,53 @@ class MatmulTest {
         double[] decoded = ReferenceDecoder.decode(type, Quantizer.quantize(type, values), rows * cols);
         float[] out = new float[n * rows];
         TWO.matmul(w, x, out, n);
+        boolean int8 = type == TensorType.Q4_0 && n == 1 && Lanes.QUANT_VECTORS;
+        float[] xq = int8 ? quantizedLikeLlamaCpp(x) : x;
         for (int t = 0; t < n; t++) {
             for (int row = 0; row < rows; row++) {
-                double sum = 0, magnitude = 0;
+                double sum = 0, magnitude = 0, exact = 0, bound = 0;
                 for (int c = 0; c < cols; c++) {
-                    double p = decoded[row * cols + c] * x[t * cols + c];
+                    double p = decoded[row * cols + c] * xq[t * cols + c];
                     sum += p;
                     magnitude += Math.abs(p);
+                    if (int8) {
+                        exact += decoded[row * cols + c] * x[t * cols + c];
+                        bound += Math.abs(decoded[row * cols + c]) * blockScale(x, t * cols + c) / 2;
+                    }
                 }
                 double err = Math.abs(out[t * rows + row] - sum);
                 double tol = 1e-6 * Math.sqrt(cols) * magnitude + 1e-30;
                 int tt = t, rr = row;
                 assertTrue(err <= tol, () -> type + " " + rows + "x" + cols + " n=" + n + " seed " + seed + " out[" + tt + ","
                         + rr + "]: error " + err + " > " + tol);
+                if (int8) {
+                    double errExact = Math.abs(out[t * rows + row] - exact), limit = bound + tol;
+                    assertTrue(errExact <= limit, () -> type + " " + rows + "x" + cols + " seed " + seed + " out[" + rr
+                            + "]: error against the exact x " + errExact + " > the rounding bound " + limit);
+                }
             }
         }
+    }
+
+    /** x with each block of 32 replaced by d · q, llama.cpp's Q8_0 quantization (roundf: ties away from zero). */
+    private static float[] quantizedLikeLlamaCpp(float[] x) {
+        float[] y = new float[x.length];
+        for (int b = 0; b < x.length; b += 32) {
+            float d = blockScale(x, b);
+            float id = d != 0 ? 1.0f / d : 0.0f;
+            for (int i = b; i < b + 32; i++) {
+                float v = x[i] * id;
+                y[i] = d * (float) (Math.signum(v) * Math.floor(Math.abs(v) + 0.5));
+            }
+        }
+        return y;
+    }
+
+    /** d = amax / 127 of the 32-value block holding x[i]. */
+    private static float blockScale(float[] x, int i) {
+        float amax = 0;
+        for (int j = i - i % 32; j < i - i % 32 + 32; j++) amax = Math.max(amax, Math.abs(x[j]));
+        return amax / 127;
     }
 
     @ParameterizedTest
@@ -168,6 +205,64 @@ class MatmulTest {
             // that the interpreter and compiled code reduce in different lane orders.
             assertArrayEquals(a, b, 1e-4f, type + " n=" + n);
         }
+    }
+
+    @ParameterizedTest
+    @EnumSource(TensorType.class)
+    void float32ActivationsDecodeWithinTheFloat32Tolerance(TensorType type) {
+        // The backend the GPU tests compare against: Q4_0 decoding too must then be float32 throughout.
+        try (CpuBackend float32 = new CpuBackend(2, false)) {
+            // 1280 columns: 40 blocks of 32 (five of 256); two full panels and a partial one
+            for (int cols : new int[] {1280, 2 * PackedMatrix.PANEL_COLS + 1280}) {
+                Random r = new Random(1600 + type.ordinal() + cols);
+                int rows = 37;
+                float[] values = gaussian(r, rows * cols);
+                float[] x = gaussian(r, cols);
+                Matrix w = Quantizer.matrix(type, values, rows, cols);
+                double[] decoded = ReferenceDecoder.decode(type, Quantizer.quantize(type, values), rows * cols);
+                float[] out = new float[rows];
+                float32.matmul(w, x, out, 1);
+                for (int row = 0; row < rows; row++) {
+                    double sum = 0, magnitude = 0;
+                    for (int c = 0; c < cols; c++) {
+                        sum += decoded[row * cols + c] * x[c];
+                        magnitude += Math.abs(decoded[row * cols + c] * x[c]);
+                    }
+                    double err = Math.abs(out[row] - sum), tol = 1e-6 * Math.sqrt(cols) * magnitude;
+                    int rr = row;
+                    assertTrue(err <= tol, () -> type + " " + cols + " columns, row " + rr + ": error " + err + " > " + tol);
+                }
+            }
+        }
+    }
+
+    @Test
+    void productsOfOneInputAsOneCallMatchOneByOne() {
+        // Q, K, V-like shapes of mixed types (Q4_0 in groups, F16 and Q8_0 in place), rows over two panels too.
+        Random r = new Random(77);
+        for (int cols : new int[] {512, 2 * PackedMatrix.PANEL_COLS + 256}) {
+            Matrix[] ws = {
+                    Quantizer.matrix(TensorType.Q4_0, gaussian(r, 67 * cols), 67, cols),
+                    Quantizer.matrix(TensorType.F16, gaussian(r, 16 * cols), 16, cols),
+                    Quantizer.matrix(TensorType.Q8_0, gaussian(r, 5 * cols), 5, cols),
+                    Quantizer.matrix(TensorType.Q4_0, gaussian(r, 32 * cols), 32, cols)};
+            for (int n : new int[] {1, 3, 20}) {
+                float[] x = gaussian(r, n * cols);
+                float[][] together = new float[ws.length][];
+                for (int i = 0; i < ws.length; i++) together[i] = new float[n * ws[i].rows()];
+                TWO.matmuls(ws, x, together, n);
+                for (int i = 0; i < ws.length; i++) {
+                    float[] alone = new float[n * ws[i].rows()];
+                    TWO.matmul(ws[i], x, alone, n);
+                    // The same kernels on the same rows; the tolerance only covers a lane reduction that the
+                    // interpreter and the compiled code order differently (as in oneAndTwoThreadsGiveIdenticalResults).
+                    assertArrayEquals(alone, together[i], 1e-4f, "matrix " + i + " of " + cols + " columns, n=" + n);
+                }
+            }
+        }
+        Matrix a = Quantizer.matrix(TensorType.F16, new float[64], 2, 32), b = Quantizer.matrix(TensorType.F16, new float[128], 2, 64);
+        org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> TWO.matmuls(new Matrix[] {a, b}, new float[64], new float[][] {new float[2], new float[2]}, 1));
     }
 
     @Test

@@ -18,8 +18,9 @@ import cascadelm.kernels.Quantizer;
 import cascadelm.kernels.TensorType;
 
 /**
- * The CPU layout of {@link PackedMatrix}, checked byte by byte against the layout as the class documents it
- * (panels one after the other, rows within a panel; packed Q4_0 rows = scales, then quants XOR 0x88), with
+ * The CPU layout of {@link PackedMatrix}, checked byte by byte against the layout as the classes document it
+ * (panels one after the other, rows within a panel; Q4_0 in groups of G rows: the group's scales, then byte
+ * columns of G bytes XOR 0x80), with
  * the expected bytes written from that description, not computed by the packing code.
  */
 class PackedMatrixTest {
@@ -46,54 +47,63 @@ class PackedMatrixTest {
     }
 
     @Test
-    void packedQ4_0RowIsScalesThenSignedNibbles() {
-        // One block: scale 1.0 (f16 0x3C00); byte j = 0x11 · j, so both nibbles of byte j are j, value j and
-        // value 16 + j are both (j − 8) · 1.0.
-        MemorySegment gguf = Arena.ofAuto().allocate(18);
-        gguf.set(SHORT, 0, (short) 0x3C00);
-        for (int j = 0; j < 16; j++) {
-            gguf.set(ValueLayout.JAVA_BYTE, 2 + j, (byte) (0x11 * j));
-        }
-        PackedMatrix p = PackedMatrix.of(new Matrix(TensorType.Q4_0, gguf, 1, 32));
+    void groupedQ4_0IsScalesThenByteColumnsOfTheGroupsRows() {
         if (!Lanes.QUANT_VECTORS) {
-            return; // only the vector paths use the packed layout
+            return; // only the vector paths use the grouped layout
         }
-        byte[] expected = {0x00, 0x3C, (byte) 0x88, (byte) 0x99, (byte) 0xAA, (byte) 0xBB, (byte) 0xCC, (byte) 0xDD, (byte) 0xEE,
-                (byte) 0xFF, 0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77};
-        byte[] actual = new byte[18];
-        for (int i = 0; i < 18; i++) {
-            actual[i] = p.byteAt(i);
+        int g = Q4_0Groups.G;
+        // One block per row; row r: scale 1.0 (f16 0x3C00) + r (in f16 ulps), byte j = 0x11 · j (both nibbles j).
+        MemorySegment gguf = Arena.ofAuto().allocate(18L * g);
+        for (int r = 0; r < g; r++) {
+            gguf.set(SHORT, 18L * r, (short) (0x3C00 + r));
+            for (int j = 0; j < 16; j++) {
+                gguf.set(ValueLayout.JAVA_BYTE, 18L * r + 2 + j, (byte) (0x11 * j));
+            }
         }
-        assertArrayEquals(expected, actual);
-        float[] out = new float[32];
-        p.dequantize(0, 0, 32, out, 0);
-        for (int i = 0; i < 32; i++) {
-            assertEquals((i % 16) - 8, out[i], "value " + i);
-            assertEquals((i % 16) - 8, Q4_0PackedRows.value(p.data, 0, 1, 0, i), "value " + i);
+        PackedMatrix p = PackedMatrix.of(new Matrix(TensorType.Q4_0, gguf, g, 32));
+        assertTrue(p.grouped);
+        for (int r = 0; r < g; r++) {
+            assertEquals((short) (0x3C00 + r), p.data.get(SHORT, 2L * r), "scale of row " + r);
+            for (int j = 0; j < 16; j++) {
+                // byte column j holds every row's byte j, XOR 0x80
+                assertEquals((byte) ((0x11 * j) ^ 0x80), p.byteAt(2L * g + (long) g * j + r), "row " + r + " byte " + j);
+            }
+            float d = Float.float16ToFloat((short) (0x3C00 + r));
+            for (int i = 0; i < 32; i++) {
+                assertEquals(d * ((i % 16) - 8), Q4_0Groups.value(p.data, 0, 1, r, 0, i), "row " + r + " value " + i);
+            }
         }
     }
 
     @Test
-    void packedQ4_0PanelsKeepEveryBlocksScaleAndQuants() {
+    void groupedQ4_0KeepsGroupsWholeAndPadsTheLastOne() {
         if (!Lanes.QUANT_VECTORS) {
             return;
         }
-        int rows = 2, cols = 768, blocks = cols / 32; // panels of 256: 8 blocks each
+        int g = Q4_0Groups.G;
+        int rows = g + 3, cols = 768, blocks = cols / 32; // panels of 256 (8 blocks); a second group of 3 rows
         Random random = new Random(5);
         MemorySegment gguf = Arena.ofAuto().allocate(18L * rows * blocks);
         byte[] bytes = new byte[(int) gguf.byteSize()];
         random.nextBytes(bytes);
         MemorySegment.copy(bytes, 0, gguf, ValueLayout.JAVA_BYTE, 0, bytes.length);
         PackedMatrix p = PackedMatrix.of(new Matrix(TensorType.Q4_0, gguf, rows, cols), 256);
-        for (int r = 0; r < rows; r++) {
-            for (int b = 0; b < blocks; b++) {
-                long src = 18L * (r * blocks + b);
-                int panel = b / 8, k = b % 8;
-                long segment = 18L * 8 * (panel * rows + r);
-                assertEquals(gguf.get(SHORT, src), p.data.get(SHORT, segment + 2L * k), "scale of row " + r + " block " + b);
-                for (int j = 0; j < 16; j++) {
-                    byte q = gguf.get(ValueLayout.JAVA_BYTE, src + 2 + j);
-                    assertEquals((byte) (q ^ 0x88), p.byteAt(segment + 16 + 16L * k + j), "row " + r + " block " + b + " byte " + j);
+        assertEquals(2, p.groups());
+        assertEquals(18L * 2 * g * blocks, p.data.byteSize(), "the last group padded to G rows");
+        for (int group = 0; group < 2; group++) {
+            for (int lane = 0; lane < g; lane++) {
+                int r = group * g + lane;
+                for (int b = 0; b < blocks; b++) {
+                    int panel = b / 8, k = b % 8;
+                    // group after group; within a group, panel after panel of 8 blocks × G rows × 18 bytes
+                    long at = 18L * g * (group * blocks + panel * 8);
+                    short scale = r < rows ? gguf.get(SHORT, 18L * (r * blocks + b)) : 0;
+                    assertEquals(scale, p.data.get(SHORT, at + 2L * (k * g + lane)), "scale of row " + r + " block " + b);
+                    for (int j = 0; j < 16; j++) {
+                        byte q = r < rows ? gguf.get(ValueLayout.JAVA_BYTE, 18L * (r * blocks + b) + 2 + j) : 0;
+                        assertEquals((byte) (q ^ 0x80), p.byteAt(at + 2L * 8 * g + 16L * g * k + (long) g * j + lane),
+                                "row " + r + " block " + b + " byte " + j);
+                    }
                 }
             }
         }

@@ -26,7 +26,7 @@ public final class PrefillAB {
         float[] v = new float[rows * cols];
         for (int i = 0; i < v.length; i++) v[i] = (float) r.nextGaussian();
         try (ParallelFor parallel = new ParallelFor(threads); Arena arena = Arena.ofShared()) {
-            Matmul matmul = new Matmul(parallel);
+            Matmul matmul = new Matmul(parallel, true);
             for (TensorType type : new TensorType[] {TensorType.F16, TensorType.Q8_0}) {
                 Matrix w = Quantizer.matrix(arena, type, v, rows, cols);
                 for (int n : new int[] {128, 512}) {

@@ -2,6 +2,7 @@ package cascadelm.model.llama;
 
 import cascadelm.kernels.AttentionScores;
 import cascadelm.kernels.Backend;
+import cascadelm.kernels.Matrix;
 import cascadelm.model.cache.KvCache;
 
 /**
@@ -19,6 +20,8 @@ public final class Session implements ModelSession {
 
     // Activations for a chunk of up to maxChunk tokens, row-major.
     private final float[] x, xb, xb2, q, k, kRaw, v, att, hb, hb2, logits;
+    // The outputs of the products that share an input: Q, K, V and gate, up.
+    private final float[][] qkv, gateUp;
     private final int[] queryPositions;
     // Keys and values per KV head as attention sees them: cached rows, then the chunk. Grown on demand.
     private float[][] keys, values;
@@ -42,6 +45,8 @@ public final class Session implements ModelSession {
         att = new float[maxChunk * c.qDim()];
         hb = new float[maxChunk * c.ffnDim()];
         hb2 = new float[maxChunk * c.ffnDim()];
+        qkv = new float[][] {q, k, v};
+        gateUp = new float[][] {hb, hb2};
         logits = new float[c.vocabularySize()];
         queryPositions = new int[maxChunk];
         keys = new float[c.kvHeads()][0];
@@ -118,9 +123,7 @@ public final class Session implements ModelSession {
         int hd = c.headDim();
         int kvDim = c.kvDim();
         backend.rmsNorm(x, lw.attentionNorm(), xb, n, c.dim(), c.rmsEps());
-        backend.matmul(lw.wq(), xb, q, n);
-        backend.matmul(lw.wk(), xb, k, n);
-        backend.matmul(lw.wv(), xb, v, n);
+        backend.matmuls(new Matrix[] {lw.wq(), lw.wk(), lw.wv()}, xb, qkv, n);
         addBias(q, lw.bq(), n);
         addBias(k, lw.bk(), n);
         addBias(v, lw.bv(), n);
@@ -155,8 +158,7 @@ public final class Session implements ModelSession {
 
     private void feedForward(LayerWeights lw, int n) {
         backend.rmsNorm(x, lw.ffnNorm(), xb, n, c.dim(), c.rmsEps());
-        backend.matmul(lw.gate(), xb, hb, n);
-        backend.matmul(lw.up(), xb, hb2, n);
+        backend.matmuls(new Matrix[] {lw.gate(), lw.up()}, xb, gateUp, n);
         backend.swiGlu(hb, hb2, n * c.ffnDim());
         backend.matmul(lw.down(), hb, xb2, n);
         backend.add(x, xb2, n * c.dim());

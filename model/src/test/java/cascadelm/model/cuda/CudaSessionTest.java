@@ -108,7 +108,8 @@ class CudaSessionTest {
     @BeforeAll
     static void open(CudaBackend backend) {
         gpu = backend;
-        cpu = new CpuBackend(2);
+        // Float32 products throughout, as the GPU computes them (the default CPU decodes Q4_0 with 8-bit activations).
+        cpu = new CpuBackend(2, false);
     }
 
     @AfterAll

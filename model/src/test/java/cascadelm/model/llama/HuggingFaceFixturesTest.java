@@ -35,6 +35,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class HuggingFaceFixturesTest {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final CpuBackend BACKEND = new CpuBackend(0);
+    /** Q4_0 decoding with float32 activations (the reference the GPU tests use). */
+    private static final CpuBackend FLOAT32 = new CpuBackend(0, false);
 
     /**
      * Largest |engine − transformers| allowed, relative to the largest |logit| of the row (≈ 3–10 here).
@@ -43,9 +45,21 @@ class HuggingFaceFixturesTest {
     private static final Map<String, Double> TOLERANCE = Map.of(
             "F32", 1e-4, "F16", 1e-4, "BF16", 1e-4, "Q8_0", 1e-4, "Q4_0", 1e-4);
 
+    /**
+     * As {@link #TOLERANCE}, for the rows computed one token at a time. Q4_0 is decoded with 8-bit activations
+     * (as llama.cpp does): each product's x is rounded to 1/254 of its 32-value block's largest |x| (see
+     * Int8Activations), where transformers multiplies the same weights with float x. Measured on llama-spm
+     * Q4_0: 2.4e-2 (2026-12-07). For scale, quantizing the weights to Q4_0 at all moved these logits by up to
+     * 4.6 against the F32 file's (the manifest's max_abs_diff_vs_F32_logits), a third of the largest logit:
+     * the activations' rounding adds about a fourteenth of what the format itself costs.
+     */
+    private static final Map<String, Double> DECODE_TOLERANCE = Map.of(
+            "F32", 1e-4, "F16", 1e-4, "BF16", 1e-4, "Q8_0", 1e-4, "Q4_0", 5e-2);
+
     @AfterAll
     static void closeBackend() {
         BACKEND.close();
+        FLOAT32.close();
     }
 
     @TestFactory
@@ -58,6 +72,10 @@ class HuggingFaceFixturesTest {
                 Path gguf = fixture(v.get("gguf").asText());
                 tests.add(DynamicTest.dynamicTest(name + " " + variant + " logits",
                         () -> logitsMatch(manifest, v, gguf, TOLERANCE.get(variant))));
+                tests.add(DynamicTest.dynamicTest(name + " " + variant + " logits decoding token by token",
+                        () -> decodeLogitsMatch(BACKEND, manifest, v, gguf, DECODE_TOLERANCE.get(variant))));
+                tests.add(DynamicTest.dynamicTest(name + " " + variant + " logits decoding token by token, float32 activations",
+                        () -> decodeLogitsMatch(FLOAT32, manifest, v, gguf, TOLERANCE.get(variant))));
                 tests.add(DynamicTest.dynamicTest(name + " " + variant + " greedy continuation",
                         () -> greedyContinuationMatches(v.get("greedy"), gguf)));
                 tests.add(DynamicTest.dynamicTest(name + " " + variant + " through the CLI",
@@ -99,6 +117,36 @@ class HuggingFaceFixturesTest {
                 }
             }
             assertTrue(worstRatio < tolerance);
+        }
+    }
+
+    /** The recorded rows again, each from a single-token step (the decoding kernels) after the earlier tokens. */
+    private static void decodeLogitsMatch(CpuBackend backend, JsonNode manifest, JsonNode variant, Path gguf, double tolerance)
+            throws IOException {
+        int[] ids = ModelFixtures.ints(manifest.get("tokens").get("ids"));
+        JsonNode logits = variant.get("logits");
+        int firstRow = logits.get("first_position").asInt();
+        int rows = logits.get("shape").get(0).asInt();
+        int vocab = logits.get("shape").get(1).asInt();
+        float[] expected = ModelFixtures.readFloats(fixture(logits.get("file").asText()), rows * vocab);
+        try (LlamaModel model = LlamaModel.open(gguf)) {
+            ModelConfig c = model.config();
+            Session s = new Session(model, backend, new FullCache(c.layers(), c.kvHeads(), c.headDim(), 16), 64);
+            for (int start = 0; start < firstRow; start += 64) {
+                s.forward(ids, start, Math.min(64, firstRow - start), null);
+            }
+            double worstRatio = 0;
+            for (int row = 0; row < rows; row++) {
+                float[] out = s.forward(ids, firstRow + row, 1, null);
+                double scale = 0, worst = 0;
+                for (int j = 0; j < vocab; j++) {
+                    scale = Math.max(scale, Math.abs(expected[row * vocab + j]));
+                    worst = Math.max(worst, Math.abs(out[j] - expected[row * vocab + j]));
+                }
+                worstRatio = Math.max(worstRatio, worst / scale);
+            }
+            assertTrue(worstRatio <= tolerance, gguf.getFileName() + " decoding token by token: max |Δ| / max |logit| "
+                    + worstRatio + " exceeds " + tolerance);
         }
     }
 

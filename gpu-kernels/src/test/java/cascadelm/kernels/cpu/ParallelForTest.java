@@ -1,0 +1,73 @@
+package cascadelm.kernels.cpu;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.concurrent.atomic.AtomicIntegerArray;
+
+import org.junit.jupiter.api.Test;
+
+/** The hand-off of {@link ParallelFor}: every task exactly once, on valid workers, failures passed on. */
+class ParallelForTest {
+    @Test
+    void everyTaskRunsOnceInManyJobsBackToBackAndAfterPauses() throws InterruptedException {
+        try (ParallelFor p = new ParallelFor(3)) {
+            for (int job = 0; job < 3000; job++) {
+                int count = job % 7; // 0 (nothing), 1 (caller only), 2 and 3 (some helpers), more than the workers
+                AtomicIntegerArray runs = new AtomicIntegerArray(count);
+                p.run(count, (task, worker) -> {
+                    assertTrue(worker >= 0 && worker < 3);
+                    runs.incrementAndGet(task);
+                });
+                for (int t = 0; t < count; t++) {
+                    assertEquals(1, runs.get(t), "job " + job + " task " + t);
+                }
+                if (job % 500 == 0) {
+                    Thread.sleep(2); // idle workers between jobs
+                }
+            }
+        }
+    }
+
+    @Test
+    void aHelpersFailureReachesTheCaller() {
+        try (ParallelFor p = new ParallelFor(2)) {
+            IllegalStateException boom = new IllegalStateException("boom");
+            for (int round = 0; round < 50; round++) {
+                // Task 0 waits until the other task has started, so a helper runs the failing task.
+                java.util.concurrent.CountDownLatch other = new java.util.concurrent.CountDownLatch(1);
+                IllegalStateException thrown = assertThrows(IllegalStateException.class, () -> p.run(2, (task, worker) -> {
+                    if (task == 0) {
+                        try {
+                            other.await();
+                        } catch (InterruptedException e) {
+                            throw new AssertionError(e);
+                        }
+                    } else {
+                        other.countDown();
+                        if (worker != 0) throw boom;
+                        throw new IllegalStateException("boom");
+                    }
+                }));
+                assertEquals("boom", thrown.getMessage());
+            }
+            // and the workers still serve the next job
+            AtomicIntegerArray runs = new AtomicIntegerArray(10);
+            p.run(10, (task, worker) -> runs.incrementAndGet(task));
+            for (int t = 0; t < 10; t++) assertEquals(1, runs.get(t));
+        }
+    }
+
+    @Test
+    void theCallersFailureIsThrownAsItIs() {
+        try (ParallelFor p = new ParallelFor(2)) {
+            Error e = new AssertionError("caller");
+            Error thrown = assertThrows(AssertionError.class, () -> p.run(1, (task, worker) -> {
+                throw e;
+            }));
+            assertSame(e, thrown);
+        }
+    }
+}
