@@ -36,6 +36,7 @@ timeout "${TEST_TIMEOUT:-300}" $JAVA $FLAGS -jar "$DIR/junit-platform-console-st
     --include-tag gpu --details=tree --disable-banner \
     --select-class cascadelm.kernels.cuda.CudaKernelsTest --select-class cascadelm.model.cuda.CudaSessionTest \
     --select-class cascadelm.kernels.cuda.FlashAttentionTest --select-class cascadelm.model.cuda.DeviceCascadeCacheTest \
+    --select-class cascadelm.model.cuda.DecodeAttentionTest \
     > "$OUT/tests.log" 2>&1
 TESTS_RC=$?
 set -e
