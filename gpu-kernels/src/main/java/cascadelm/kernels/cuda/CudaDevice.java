@@ -67,7 +67,8 @@ public final class CudaDevice implements AutoCloseable {
             throw new CudaUnavailableException("CUDA device " + ordinal + " has compute capability " + major + "." + minor
                     + "; the kernels need 8.0 or newer (bfloat16)");
         }
-        this.programmaticLaunch = major >= 9 && CudaDevice.class.getResource(PTX_SM90_RESOURCE) != null;
+        this.programmaticLaunch = major >= 9 && CudaDevice.class.getResource(PTX_SM90_RESOURCE) != null
+                && driver.canLaunchProgrammatic();
         byte[] ptx = ptx(programmaticLaunch ? PTX_SM90_RESOURCE : PTX_RESOURCE);
         this.deviceName = driver.deviceName(device);
         this.multiprocessors = driver.deviceAttribute(ATTR_SM_COUNT, device);

@@ -60,7 +60,8 @@ public final class CudaDriver {
         cuFuncSetAttribute = lib.function("cuFuncSetAttribute", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT));
         cuLaunchKernel = lib.function("cuLaunchKernel", FunctionDescriptor.of(JAVA_INT, ADDRESS,
                 JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
-        cuLaunchKernelEx = lib.function("cuLaunchKernelEx", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS));
+        // CUDA 12 drivers and newer; without it launches never overlap (canLaunchProgrammatic).
+        cuLaunchKernelEx = lib.optionalFunction("cuLaunchKernelEx", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS));
         cuStreamCreate = lib.function("cuStreamCreate", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
         cuStreamSynchronize = lib.function("cuStreamSynchronize", STATUS_PTR);
         cuStreamDestroy = lib.function("cuStreamDestroy_v2", STATUS_PTR);
@@ -403,6 +404,11 @@ public final class CudaDriver {
     /** Bytes of a CUlaunchConfig and of one CUlaunchAttribute (cuda.h, 64-bit). */
     static final long LAUNCH_CONFIG_BYTES = 56, LAUNCH_ATTRIBUTE_BYTES = 72;
     private static final int CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION = 6;
+
+    /** Whether the driver has cuLaunchKernelEx (CUDA 12 and newer), which programmatic dependent launch needs. */
+    public boolean canLaunchProgrammatic() {
+        return cuLaunchKernelEx != null;
+    }
 
     /**
      * cuLaunchKernelEx with programmatic stream serialization allowed (Hopper's programmatic dependent launch): the
