@@ -18,6 +18,7 @@ import java.lang.ref.Cleaner;
 import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.EnumSet;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -86,8 +87,6 @@ public final class CudaSession implements ModelSession {
     /** The EMA β whose single-query §4 weight (1 − β) oneWeight holds (a new cache may have another). */
     private double oneWeightBeta = Double.NaN;
     private final float[] hostLogits;
-    private CudaGraph graph;
-    private GraphKey graphKey;
     private final Owned owned = new Owned();
     private final Cleaner.Cleanable cleanable;
 
@@ -98,11 +97,13 @@ public final class CudaSession implements ModelSession {
     /** Every buffer this session allocated: freed by {@link #close}, or when the session becomes unreachable. */
     private static final class Owned implements Runnable {
         final List<DeviceBuffer> buffers = new ArrayList<>();
-        CudaGraph graph;
+        /** Captured decode graphs by what they depend on (one per kernel choice, for A/B runs that alternate). */
+        final Map<GraphKey, CudaGraph> graphs = new HashMap<>();
 
         @Override
         public void run() {
-            if (graph != null) graph.close();
+            graphs.values().forEach(CudaGraph::close);
+            graphs.clear();
             buffers.forEach(DeviceBuffer::close);
             buffers.clear();
         }
@@ -346,9 +347,16 @@ public final class CudaSession implements ModelSession {
         }
         if (useGraph) {
             GraphKey key = new GraphKey(cache, cache.version(), buffersVersion, legacyDecode, overlap);
-            if (graph == null || !key.equals(graphKey)) {
-                if (graph != null) graph.close();
-                graph = null;
+            CudaGraph graph = owned.graphs.get(key);
+            if (graph == null) {
+                // Graphs of another cache or of replaced buffers read freed or foreign memory: dropped.
+                owned.graphs.entrySet().removeIf(e -> {
+                    GraphKey k = e.getKey();
+                    boolean stale = k.cache() != cache || k.cacheVersion() != cache.version()
+                            || k.buffersVersion() != buffersVersion;
+                    if (stale) e.getValue().close();
+                    return stale;
+                });
                 try {
                     graph = CudaGraph.capture(device, this::decodeStepLaunches);
                 } catch (CudaException e) {
@@ -358,13 +366,14 @@ public final class CudaSession implements ModelSession {
                             + "); decoding with plain launches");
                     overlap = false;
                     key = new GraphKey(cache, cache.version(), buffersVersion, legacyDecode, false);
-                    graph = CudaGraph.capture(device, this::decodeStepLaunches);
+                    graph = owned.graphs.get(key);
+                    if (graph == null) graph = CudaGraph.capture(device, this::decodeStepLaunches);
                 }
-                owned.graph = graph;
-                graphKey = key;
+                owned.graphs.put(key, graph);
             }
             if (timeSteps) {
-                stepMillis += device.time(graph::launch);
+                CudaGraph g = graph;
+                stepMillis += device.time(g::launch);
                 timedSteps++;
             } else {
                 graph.launch();
