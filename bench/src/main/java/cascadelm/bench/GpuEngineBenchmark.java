@@ -181,6 +181,7 @@ public final class GpuEngineBenchmark {
                         gpuMs[v], phaseSum));
                 phases.forEach((p, us) -> profile.append(String.format(Locale.ROOT, " %s %.0f", p, us)));
                 PROFILES.append("- ").append(profile).append('\n');
+                System.out.println("- " + profile);
             }
             cuda.legacyDecode(false);
             cuda.overlapLaunches(overlapping);
