@@ -28,6 +28,13 @@ public final class CudaDevice implements AutoCloseable {
      * programmatic-dependent-launch instructions (griddepcontrol) that {@link #overlapLaunches} relies on.
      */
     public static final String PTX_SM90_RESOURCE = "/cascadelm/kernels/cuda/kernels_sm90.ptx";
+    /**
+     * Whether decoding uses version 10 of the decode kernels (device argmax, one-kernel decode attention, Q8_0
+     * products on int8 activations, overlapping launches on Hopper): {@code -Dcascadelm.cuda.decode=v10}. Off by
+     * default until that version has passed the GPU tests on a GPU (it was built and checked on the CPU only:
+     * bench/results/gpu-decode-20261207.md); version 9, the default, is the one measured and tested on the H200.
+     */
+    public static final boolean DECODE_V10 = "v10".equals(System.getProperty("cascadelm.cuda.decode", "v9"));
     private static final int ATTR_CC_MAJOR = 75, ATTR_CC_MINOR = 76, ATTR_SM_COUNT = 16;
 
     private final CudaDriver driver;
@@ -67,7 +74,7 @@ public final class CudaDevice implements AutoCloseable {
             throw new CudaUnavailableException("CUDA device " + ordinal + " has compute capability " + major + "." + minor
                     + "; the kernels need 8.0 or newer (bfloat16)");
         }
-        this.programmaticLaunch = major >= 9 && CudaDevice.class.getResource(PTX_SM90_RESOURCE) != null
+        this.programmaticLaunch = DECODE_V10 && major >= 9 && CudaDevice.class.getResource(PTX_SM90_RESOURCE) != null
                 && driver.canLaunchProgrammatic();
         byte[] ptx = ptx(programmaticLaunch ? PTX_SM90_RESOURCE : PTX_RESOURCE);
         this.deviceName = driver.deviceName(device);

@@ -141,6 +141,7 @@ public final class CudaSession implements ModelSession {
         this.scale = (float) (1.0 / Math.sqrt(hd));
         this.flash = hd == 64 || hd == 128
                 ? backend.resident(FLASH_KEY, () -> new FlashAttention(device, null)) : null;
+        this.legacyDecode = !CudaDevice.DECODE_V10;   // version 9 until version 10 has run on a GPU
         this.overlap = device.canOverlapLaunches();
         setCache(cache);
         this.weights = DeviceModel.of(backend, model);
@@ -201,7 +202,8 @@ public final class CudaSession implements ModelSession {
     }
 
     /**
-     * With {@code on}, decoding runs the kernels of the version before this one, for A/B timing: the q/k/v split,
+     * With {@code on} (the default unless {@code -Dcascadelm.cuda.decode=v10}, see {@link CudaDevice#DECODE_V10}),
+     * decoding runs version 9's kernels, also for A/B timing: the q/k/v split,
      * the split-K attention and its merge as two launches, Q8_0 products on float32 activations, no argmax on the
      * device ({@link #decodeGreedy} downloads the logits and takes the argmax on the host).
      */
