@@ -13,6 +13,29 @@
 #define T_Q6_K 14
 #define T_BF16 30
 
+// Programmatic dependent launch (Hopper; CudaDevice#launchOverlapping): a kernel launched that way may start while
+// its predecessor in the stream still runs. pdl_trigger lets the next such kernel launch once every block of this
+// one has issued it; pdl_wait returns once the predecessors have finished and their writes are visible, so nothing
+// they write may be read, and nothing they read may be written, before it. Both are no-ops in a kernel launched the
+// usual way, and compile to nothing below compute capability 9.0 (the compute_80 build of these sources).
+__device__ __forceinline__ void pdl_trigger() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+
+__device__ __forceinline__ void pdl_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+
+// Asks for the 128-byte lines of [p, p + bytes) in L2, each lane of a warp a share (weights a kernel will read
+// after pdl_wait: they arrive while the predecessor drains).
+__device__ __forceinline__ void prefetch_l2(const uint8_t* p, long bytes, int lane) {
+    for (long o = 128L * lane; o < bytes; o += 128L * 32) asm volatile("prefetch.global.L2 [%0];" :: "l"(p + o));
+}
+
 __device__ __forceinline__ float half_at(const uint8_t* p) {
     return __half2float(__ushort_as_half((unsigned short)(p[0] | (p[1] << 8))));
 }

@@ -94,6 +94,8 @@ extern "C" __global__ void rope(float* x, int heads, int headDim, const int* pos
 #define EMBED_CALL(T) { float w[8]; Quant<T>::unit(row, u, w); for (int i = 0; i < 8; i++) o[8 * u + i] = w[i]; }
 extern "C" __global__ void embed_rows(const uint8_t* weights, int type, long rowBytes, int cols, const int* tokens,
                                       float* out) {
+    pdl_trigger();
+    pdl_wait();   // the token (and out) belong to the predecessors when launched overlapping
     int t = blockIdx.y;
     int u = blockIdx.x * blockDim.x + threadIdx.x;
     if (u >= cols / 8) return;

@@ -5,6 +5,7 @@ import cascadelm.kernels.TensorType;
 import cascadelm.kernels.cuda.CudaBackend;
 import cascadelm.kernels.cuda.CudaDevice;
 import cascadelm.kernels.cuda.Cublas;
+import cascadelm.kernels.cuda.CudaKernels;
 import cascadelm.kernels.cuda.DeviceBuffer;
 import cascadelm.kernels.cuda.DeviceMatrix;
 import cascadelm.model.cache.CacheSettings;
@@ -32,8 +33,12 @@ import java.util.function.Function;
  * the same run on the same GPU: decode against the HBM bandwidth of a device-to-device copy (bytes of weights
  * and KV cache read per token / bandwidth), prefill against cuBLAS's 16-bit GEMM rate on a large square product.
  *
- * Decode runs twice side by side: the session's captured graph, and the same kernels launched one by one. The decode
- * products are also timed alone on the model's big matrices (bytes of weights read / time).
+ * Decode runs five ways side by side, alternating in blocks of 16 tokens so drift hits all alike, DECODE tokens each:
+ * greedy with the argmax on the device (the session's graph with overlapping launches where the GPU has them; only
+ * the token comes back), the same graph with the logits downloaded and the argmax in Java, the same kernels launched
+ * one by one, the previous version's kernels and host path ({@link CudaSession#legacyDecode}), and the first way
+ * without overlapping launches ({@link CudaSession#overlapLaunches}). The decode products are also timed alone on the
+ * model's big matrices (bytes of weights read / time).
  *
  * <p>Usage: {@code GpuEngineBenchmark MODEL_DIR OUT.md [TYPES=BF16,F16,Q8_0] [PROMPT=2048] [DECODE=128] [CHUNK=512]}
  */
@@ -61,13 +66,16 @@ public final class GpuEngineBenchmark {
                     + "8192³, float32 accumulation: f16 %.0f TFLOP/s, bf16 %.0f TFLOP/s.%n%n", gpu.name(), bandwidth / 1e9,
                     f16Peak / 1e12, bf16Peak / 1e12));
             md.append("| weights | cache | prefill tok/s (").append(promptTokens).append(" in chunks of ").append(chunk)
-                    .append(") | prefill TFLOP/s | % of GEMM peak | decode ms/token (graph) | ms/token (no graph) | tok/s |"
-                            + " bytes/token (MB) | GB/s | % of copy bandwidth | device ms/step | % of copy bandwidth (device) |"
-                            + " cache bytes after prompt / after decode |\n");
-            md.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
+                    .append(") | prefill TFLOP/s | % of GEMM peak | decode ms/token (graph, device argmax) |"
+                            + " (graph, host argmax) | (no graph) | (previous version) | (no overlapping launches) |"
+                            + " new / previous | tok/s | bytes/token (MB) | GB/s | % of copy bandwidth | device ms/step |"
+                            + " (previous) | (no overlap) | % of copy bandwidth (device) | cache bytes after prompt / after decode |\n");
+            md.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
             StringBuilder kernels = new StringBuilder("\nDecode products alone (one token; bytes of weights read / median time,"
-                    + " matrices of all layers in turn so L2 holds none):\n\n| weights | matrix | rows × cols | fused decode"
-                    + " kernel GB/s | % of copy | n-token matvec kernel GB/s |\n|---|---|---|---:|---:|---:|\n");
+                    + " matrices of all layers in turn so L2 holds none; Q8_0: int8 activations by dp4a, and the float32"
+                    + " activations of the previous version):\n\n| weights | matrix | rows × cols | fused decode kernel GB/s |"
+                    + " % of copy | float32-activation kernel GB/s | n-token matvec kernel GB/s |\n"
+                    + "|---|---|---|---:|---:|---:|---:|\n");
             System.out.print(md);
             for (TensorType type : types) {
                 Path file = RandomModel.ensure(dir, shape, type, 1);
@@ -97,13 +105,17 @@ public final class GpuEngineBenchmark {
         CacheSettings s = CacheSettings.from(Map.of("cache", policy, "cache-size", "1024", "sinks", "64", "stride",
                 String.valueOf(chunk), "select", "stride"));
         int[] prompt = new Random(7).ints(promptTokens, 0, 100_000).toArray();
+        int ways = 5, totalDecode = ways * decodeTokens + 3 * 32 + 2 * ways;
         // Warm-up: loads the weights, JIT-compiles the PTX and the Java paths, captures a graph once.
         try (ModelSession warm = ModelSessions.open(model, gpu, s, promptTokens + decodeTokens, chunk)) {
             warm.forward(prompt, 0, chunk, null);
             for (int i = 0; i < 8; i++) warm.forward(prompt, i, 1, null);
+            for (int i = 0; i < 8; i++) warm.decodeGreedy(prompt[i]);
+            ((CudaSession) warm).legacyDecode(true);
+            for (int i = 0; i < 8; i++) warm.decodeGreedy(prompt[i]);
             warm.cache().release();
         }
-        KvCache cache = ModelSessions.cache(gpu, s, c, promptTokens + 2 * decodeTokens);
+        KvCache cache = ModelSessions.cache(gpu, s, c, promptTokens + totalDecode + 16);
         try (ModelSession session = ModelSessions.open(model, gpu, cache, chunk)) {
             long t0 = System.nanoTime();
             float[] logits = null;
@@ -113,49 +125,79 @@ public final class GpuEngineBenchmark {
             long t1 = System.nanoTime();
             long bytesAfterPrompt = cache.bytes();
             int rowsAfterPrompt = cache.rows();
-            // Decode: graph and one-by-one launches alternate in blocks of 16 tokens, so drift hits both alike.
+            // Decode, four ways alternating in blocks of 16 tokens (the token chain runs on through all of them).
             CudaSession cuda = (CudaSession) session;
-            long graphNanos = 0, eagerNanos = 0;
+            long[] nanos = new long[ways];
             int[] one = new int[1];
-            int each = Math.max(1, decodeTokens / 2);
-            for (int done = 0; done < 2 * each; ) {
-                boolean graph = (done / 16) % 2 == 0;
-                cuda.useGraph(graph);
-                long a = System.nanoTime();
-                for (int i = 0; i < 16 && done < 2 * each; i++, done++) {
-                    one[0] = argmax(logits);
-                    logits = session.forward(one, 0, 1, null);
+            int token = argmax(logits);
+            boolean overlapping = cuda.overlapsLaunches();
+            // Each way once first, so every graph is captured before the clock runs (the session keeps them all).
+            for (int way = 0; way < ways; way++) {
+                cuda.useGraph(way != 2);
+                cuda.legacyDecode(way == 3);
+                cuda.overlapLaunches(overlapping && way != 4);
+                for (int i = 0; i < 2; i++) {
+                    one[0] = token;
+                    token = way == 1 ? argmax(session.forward(one, 0, 1, null)) : session.decodeGreedy(token);
                 }
-                if (graph) graphNanos += System.nanoTime() - a;
-                else eagerNanos += System.nanoTime() - a;
+            }
+            for (int done = 0; done < ways * decodeTokens; ) {
+                int way = (done / 16) % ways;
+                cuda.useGraph(way != 2);
+                cuda.legacyDecode(way == 3);
+                cuda.overlapLaunches(overlapping && way != 4);
+                long a = System.nanoTime();
+                for (int i = 0; i < 16 && done < ways * decodeTokens; i++, done++) {
+                    if (way == 1) {
+                        one[0] = token;
+                        token = argmax(session.forward(one, 0, 1, null));
+                    } else {
+                        token = session.decodeGreedy(token);
+                    }
+                }
+                nanos[way] += System.nanoTime() - a;
             }
             cuda.useGraph(true);
-            // Device time of a step: the graph replays timed by events (apart from the wall-clock runs above).
-            cuda.timeSteps(true);
-            for (int i = 0; i < 32; i++) {
-                one[0] = argmax(logits);
-                logits = session.forward(one, 0, 1, null);
+            // Device time of a step: the graph replays timed by events (apart from the wall-clock runs above): this
+            // version, the previous one, this one without overlapping launches.
+            double[] gpuMs = new double[3];
+            for (int v = 0; v < 3; v++) {
+                cuda.legacyDecode(v == 1);
+                cuda.overlapLaunches(overlapping && v == 0);
+                cuda.timeSteps(true);
+                for (int i = 0; i < 32; i++) token = session.decodeGreedy(token);
+                gpuMs[v] = cuda.meanStepMillis();
+                cuda.timeSteps(false);
             }
-            double gpuMs = cuda.meanStepMillis();
-            cuda.timeSteps(false);
-            Map<CudaSession.Phase, Double> phases = cuda.profileDecode(50);
-            double phaseSum = phases.values().stream().mapToDouble(Double::doubleValue).sum();
-            StringBuilder profile = new StringBuilder(String.format(Locale.ROOT, "%s %s: device time per decode step %.3f ms"
-                    + " (replay timed by events), phases alone (µs; sum %.0f):", type, policy, gpuMs, phaseSum));
-            phases.forEach((p, us) -> profile.append(String.format(Locale.ROOT, " %s %.0f", p, us)));
-            PROFILES.append("- ").append(profile).append('\n');
+            String[] names = {overlapping ? " (overlapping launches)" : "", " (previous version)", " (no overlapping launches)"};
+            for (int v = 0; v < 3; v++) {
+                if (v == 2 && !overlapping) continue;
+                cuda.legacyDecode(v == 1);
+                cuda.overlapLaunches(overlapping && v == 0);
+                Map<CudaSession.Phase, Double> phases = cuda.profileDecode(50);
+                double phaseSum = phases.values().stream().mapToDouble(Double::doubleValue).sum();
+                StringBuilder profile = new StringBuilder(String.format(Locale.ROOT, "%s %s%s: device time per decode step"
+                        + " %.3f ms (replay timed by events), phases alone (µs; sum %.0f):", type, policy, names[v],
+                        gpuMs[v], phaseSum));
+                phases.forEach((p, us) -> profile.append(String.format(Locale.ROOT, " %s %.0f", p, us)));
+                PROFILES.append("- ").append(profile).append('\n');
+                System.out.println("- " + profile);
+            }
+            cuda.legacyDecode(false);
+            cuda.overlapLaunches(overlapping);
             double prefillSeconds = (t1 - t0) / 1e9;
             double flopsPerToken = 2.0 * matmulParams(model) + 2.0 * 2 * c.layers() * c.qDim() * (promptTokens / 2.0);
             double prefillRate = promptTokens / prefillSeconds;
             int cachedRows = (rowsAfterPrompt + cache.rows()) / 2;
             double bytesPerToken = weightBytes(model) + 2.0 * c.layers() * c.kvDim() * cachedRows * 2;   // bf16 K and V
-            double msGraph = graphNanos / 1e6 / each, msEager = eagerNanos / 1e6 / each;
-            double achieved = bytesPerToken / (msGraph / 1e3);
-            String row = String.format(Locale.ROOT, "| %s | %s | %.0f | %.1f | %.0f%% | %.3f | %.3f | %.0f | %.0f | %.0f | %.0f%% | %.3f | %.0f%% | %d / %d |%n",
+            double[] ms = new double[ways];
+            for (int w = 0; w < ways; w++) ms[w] = nanos[w] / 1e6 / decodeTokens;
+            double achieved = bytesPerToken / (ms[0] / 1e3);
+            String row = String.format(Locale.ROOT, "| %s | %s | %.0f | %.1f | %.0f%% | %.3f | %.3f | %.3f | %.3f | %.3f | %.2f | %.0f | %.0f | %.0f | %.0f%% | %.3f | %.3f | %.3f | %.0f%% | %d / %d |%n",
                     type, cache.describe(), prefillRate, prefillRate * flopsPerToken / 1e12,
-                    100 * prefillRate * flopsPerToken / peak, msGraph, msEager, 1e3 / msGraph, bytesPerToken / 1e6,
-                    achieved / 1e9, 100 * achieved / bandwidth, gpuMs, 100 * bytesPerToken / (gpuMs / 1e3) / bandwidth,
-                    bytesAfterPrompt, cache.bytes());
+                    100 * prefillRate * flopsPerToken / peak, ms[0], ms[1], ms[2], ms[3], ms[4], ms[0] / ms[3],
+                    1e3 / ms[0], bytesPerToken / 1e6, achieved / 1e9, 100 * achieved / bandwidth, gpuMs[0], gpuMs[1],
+                    gpuMs[2], 100 * bytesPerToken / (gpuMs[0] / 1e3) / bandwidth, bytesAfterPrompt, cache.bytes());
             cache.release();
             return row;
         }
@@ -193,17 +235,17 @@ public final class GpuEngineBenchmark {
         int cols = ms.getFirst().cols(), rows = ms.getFirst().rows();
         long bytes = 0;
         for (DeviceMatrix m : ms) bytes += m.rows() * m.rowBytes();
-        double[] rates = new double[2];
+        double[] rates = new double[3];
         float[] xv = new float[cols];
         Random r = new Random(3);
         for (int i = 0; i < cols; i++) xv[i] = (float) r.nextGaussian();
         try (DeviceBuffer x = d.uploadNew(xv);
              DeviceBuffer y = d.allocFloats(rows)) {
-            for (int kernel = 0; kernel < 2; kernel++) {
+            for (int kernel = 0; kernel < 3; kernel++) {
                 final int which = kernel;
                 Runnable pass = () -> {
                     for (DeviceMatrix m : ms) {
-                        if (which == 0) gpu.kernels().decodeMatvec(m, x.address(), 0, 0f, y.address(), false);
+                        if (which < 2) gpu.kernels().decodeMatvec(m, x.address(), 0, 0f, y.address(), false, which == 0);
                         else gpu.kernels().matvec(m, x.address(), 1, y.address(), 0f);
                     }
                 };
@@ -214,8 +256,10 @@ public final class GpuEngineBenchmark {
                 rates[kernel] = bytes / (t[t.length / 2] / 1e3);
             }
         }
-        return String.format(Locale.ROOT, "| %s | %s | %d × %d | %.0f | %.0f%% | %.0f |%n", type, name, rows, cols,
-                rates[0] / 1e9, 100 * rates[0] / bandwidth, rates[1] / 1e9);
+        return String.format(Locale.ROOT, "| %s | %s | %d × %d | %.0f | %.0f%% | %s | %.0f |%n", type, name, rows, cols,
+                rates[0] / 1e9, 100 * rates[0] / bandwidth,
+                CudaKernels.int8Activations(ms.getFirst()) ? String.format(Locale.ROOT, "%.0f", rates[1] / 1e9) : "—",
+                rates[2] / 1e9);
     }
 
     private static int argmax(float[] x) {

@@ -23,6 +23,18 @@ import java.util.Map;
 public final class CudaDevice implements AutoCloseable {
     /** The kernels' PTX, for compute capability 8.0 and up (A100, H100: the driver JIT-compiles it once). */
     public static final String PTX_RESOURCE = "/cascadelm/kernels/cuda/kernels.ptx";
+    /**
+     * The same kernels built for compute capability 9.0, loaded on Hopper when present: it has the
+     * programmatic-dependent-launch instructions (griddepcontrol) that {@link #overlapLaunches} relies on.
+     */
+    public static final String PTX_SM90_RESOURCE = "/cascadelm/kernels/cuda/kernels_sm90.ptx";
+    /**
+     * Whether decoding uses version 10 of the decode kernels (device argmax, one-kernel decode attention, Q8_0
+     * products on int8 activations, overlapping launches on Hopper): {@code -Dcascadelm.cuda.decode=v10}. Off by
+     * default until that version has passed the GPU tests on a GPU (it was built and checked on the CPU only:
+     * bench/results/gpu-decode-20261207.md); version 9, the default, is the one measured and tested on the H200.
+     */
+    public static final boolean DECODE_V10 = "v10".equals(System.getProperty("cascadelm.cuda.decode", "v9"));
     private static final int ATTR_CC_MAJOR = 75, ATTR_CC_MINOR = 76, ATTR_SM_COUNT = 16;
 
     private final CudaDriver driver;
@@ -42,6 +54,10 @@ public final class CudaDevice implements AutoCloseable {
      * pageable staging: from pinned memory they would run after the call returns, racing the next upload.
      */
     private MemorySegment pinned = MemorySegment.NULL;
+    private final MemorySegment launchConfig = arena.allocate(CudaDriver.LAUNCH_CONFIG_BYTES, 8),
+            launchAttribute = arena.allocate(CudaDriver.LAUNCH_ATTRIBUTE_BYTES, 8);
+    private final boolean programmaticLaunch;
+    private boolean overlap;
     private boolean closed;
 
     private CudaDevice(int ordinal) {
@@ -51,7 +67,6 @@ public final class CudaDevice implements AutoCloseable {
             throw new CudaUnavailableException("CUDA device " + ordinal + " does not exist: the driver sees " + count
                     + " GPU(s), ordinals 0.." + (count - 1));
         }
-        byte[] ptx = ptx();
         this.ordinal = ordinal;
         this.device = driver.device(ordinal);
         int major = driver.deviceAttribute(ATTR_CC_MAJOR, device), minor = driver.deviceAttribute(ATTR_CC_MINOR, device);
@@ -59,6 +74,9 @@ public final class CudaDevice implements AutoCloseable {
             throw new CudaUnavailableException("CUDA device " + ordinal + " has compute capability " + major + "." + minor
                     + "; the kernels need 8.0 or newer (bfloat16)");
         }
+        this.programmaticLaunch = DECODE_V10 && major >= 9 && CudaDevice.class.getResource(PTX_SM90_RESOURCE) != null
+                && driver.canLaunchProgrammatic();
+        byte[] ptx = ptx(programmaticLaunch ? PTX_SM90_RESOURCE : PTX_RESOURCE);
         this.deviceName = driver.deviceName(device);
         this.multiprocessors = driver.deviceAttribute(ATTR_SM_COUNT, device);
         this.computeCapability = 10 * major + minor;
@@ -100,12 +118,12 @@ public final class CudaDevice implements AutoCloseable {
                 + " and rebuild)";
     }
 
-    private static byte[] ptx() {
-        try (InputStream in = CudaDevice.class.getResourceAsStream(PTX_RESOURCE)) {
+    private static byte[] ptx(String resource) {
+        try (InputStream in = CudaDevice.class.getResourceAsStream(resource)) {
             if (in == null) throw new CudaUnavailableException(builtWithoutKernels());
             return in.readAllBytes();
         } catch (IOException e) {
-            throw new CudaUnavailableException("cannot read the CUDA kernels " + PTX_RESOURCE + ": " + e.getMessage());
+            throw new CudaUnavailableException("cannot read the CUDA kernels " + resource + ": " + e.getMessage());
         }
     }
 
@@ -247,6 +265,16 @@ public final class CudaDevice implements AutoCloseable {
         MemorySegment.copy(s, JAVA_FLOAT, 0, dst, to, count);
     }
 
+    /** As {@link #download(long, float[], int, int)}, for ints. */
+    public void download(long src, int[] dst, int to, int count) {
+        if (count == 0) return;
+        makeCurrent();
+        MemorySegment s = pinned(4L * count);
+        driver.memcpyDtoHAsync(s, src, 4L * count, stream);
+        driver.streamSynchronize(stream);
+        MemorySegment.copy(s, JAVA_INT, 0, dst, to, count);
+    }
+
     public void copy(long dst, long src, long bytes) {
         if (bytes == 0) return;
         makeCurrent();
@@ -274,6 +302,36 @@ public final class CudaDevice implements AutoCloseable {
         if (gridX <= 0 || gridY <= 0 || gridZ <= 0) return;   // nothing to do
         makeCurrent();
         driver.launchKernel(function(kernel), gridX, gridY, gridZ, blockX, 1, 1, sharedBytes, stream, a.pointers());
+    }
+
+    /**
+     * As {@link #launch}, for a kernel that waits for its stream predecessors itself (griddepcontrol.wait before it
+     * reads or writes anything they touch; decode.cu's pdl_wait): while {@link #overlapLaunches} is on, it is
+     * launched so that it may start while the previous kernel finishes (programmatic dependent launch), else as usual.
+     */
+    public void launchOverlapping(String kernel, int gridX, int gridY, int blockX, int sharedBytes, KernelArgs a) {
+        if (gridX <= 0 || gridY <= 0) return;
+        makeCurrent();
+        if (!overlap) {
+            driver.launchKernel(function(kernel), gridX, gridY, 1, blockX, 1, 1, sharedBytes, stream, a.pointers());
+            return;
+        }
+        driver.launchKernelProgrammatic(function(kernel), gridX, gridY, 1, blockX, 1, 1, sharedBytes, stream,
+                a.pointers(), launchConfig, launchAttribute);
+    }
+
+    /** Whether this device can overlap dependent launches (compute capability 9.0 and the sm_90 kernels loaded). */
+    public boolean canOverlapLaunches() {
+        return programmaticLaunch;
+    }
+
+    /**
+     * Turns programmatic dependent launch on or off for {@link #launchOverlapping} (off by default, and always off
+     * where {@link #canOverlapLaunches} is false). The decode graph is captured with it on: its kernels then start
+     * while their predecessor drains, prefetching weights into L2 until the predecessor's results are complete.
+     */
+    public void overlapLaunches(boolean on) {
+        this.overlap = on && programmaticLaunch;
     }
 
     private MemorySegment function(String name) {

@@ -27,7 +27,7 @@ public final class CudaDriver {
             cuModuleUnload, cuFuncSetAttribute, cuLaunchKernel, cuStreamCreate, cuStreamSynchronize, cuStreamDestroy,
             cuEventCreate, cuEventRecord, cuEventSynchronize, cuEventElapsedTime, cuEventDestroy, cuGetErrorName,
             cuGetErrorString, cuStreamBeginCapture, cuStreamEndCapture, cuGraphInstantiate, cuGraphLaunch,
-            cuGraphExecDestroy, cuGraphDestroy, cuMemAllocHost, cuMemFreeHost;
+            cuGraphExecDestroy, cuGraphDestroy, cuMemAllocHost, cuMemFreeHost, cuLaunchKernelEx;
 
     private CudaDriver(NativeLibrary lib) {
         FunctionDescriptor i = FunctionDescriptor.of(JAVA_INT, JAVA_INT);
@@ -60,6 +60,8 @@ public final class CudaDriver {
         cuFuncSetAttribute = lib.function("cuFuncSetAttribute", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT));
         cuLaunchKernel = lib.function("cuLaunchKernel", FunctionDescriptor.of(JAVA_INT, ADDRESS,
                 JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
+        // CUDA 12 drivers and newer; without it launches never overlap (canLaunchProgrammatic).
+        cuLaunchKernelEx = lib.optionalFunction("cuLaunchKernelEx", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS));
         cuStreamCreate = lib.function("cuStreamCreate", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
         cuStreamSynchronize = lib.function("cuStreamSynchronize", STATUS_PTR);
         cuStreamDestroy = lib.function("cuStreamDestroy_v2", STATUS_PTR);
@@ -394,6 +396,47 @@ public final class CudaDriver {
             int s = (int) cuLaunchKernel.invokeExact(function, gx, gy, gz, bx, by, bz, sharedBytes, stream, params,
                     MemorySegment.NULL);
             if (s != 0) check("cuLaunchKernel", s);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** Bytes of a CUlaunchConfig and of one CUlaunchAttribute (cuda.h, 64-bit). */
+    static final long LAUNCH_CONFIG_BYTES = 56, LAUNCH_ATTRIBUTE_BYTES = 72;
+    private static final int CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION = 6;
+
+    /** Whether the driver has cuLaunchKernelEx (CUDA 12 and newer), which programmatic dependent launch needs. */
+    public boolean canLaunchProgrammatic() {
+        return cuLaunchKernelEx != null;
+    }
+
+    /**
+     * cuLaunchKernelEx with programmatic stream serialization allowed (Hopper's programmatic dependent launch): the
+     * kernel may start before the previous kernel in the stream has finished, once every block of that kernel has
+     * signalled (griddepcontrol.launch_dependents); it must wait (griddepcontrol.wait) before it touches anything the
+     * previous kernels write. {@code config} and {@code attribute} are scratch of {@link #LAUNCH_CONFIG_BYTES} and
+     * {@link #LAUNCH_ATTRIBUTE_BYTES}.
+     */
+    public void launchKernelProgrammatic(MemorySegment function, int gx, int gy, int gz, int bx, int by, int bz,
+                                         int sharedBytes, MemorySegment stream, MemorySegment params,
+                                         MemorySegment config, MemorySegment attribute) {
+        attribute.fill((byte) 0);
+        attribute.set(JAVA_INT, 0, CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION);
+        attribute.set(JAVA_INT, 8, 1);   // value.programmaticStreamSerializationAllowed
+        config.fill((byte) 0);
+        config.set(JAVA_INT, 0, gx);
+        config.set(JAVA_INT, 4, gy);
+        config.set(JAVA_INT, 8, gz);
+        config.set(JAVA_INT, 12, bx);
+        config.set(JAVA_INT, 16, by);
+        config.set(JAVA_INT, 20, bz);
+        config.set(JAVA_INT, 24, sharedBytes);
+        config.set(ADDRESS, 32, stream);
+        config.set(ADDRESS, 40, attribute);
+        config.set(JAVA_INT, 48, 1);
+        try {
+            int s = (int) cuLaunchKernelEx.invokeExact(config, function, params, MemorySegment.NULL);
+            if (s != 0) check("cuLaunchKernelEx", s);
         } catch (Throwable t) {
             throw rethrow(t);
         }

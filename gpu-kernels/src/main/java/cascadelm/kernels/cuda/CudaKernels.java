@@ -81,7 +81,7 @@ public final class CudaKernels implements AutoCloseable {
     /** out[t, :] = row tokens[t] of w, decoded to float32; tokens is n ints on the device. */
     public void embed(DeviceMatrix w, long tokens, int n, long out) {
         int units = w.cols() / 8;
-        device.launch("embed_rows", blocks(units, 128), n, 128, 0, device.args().ptr(w.address()).i32(w.type().ggmlId)
+        device.launchOverlapping("embed_rows", blocks(units, 128), n, 128, 0, device.args().ptr(w.address()).i32(w.type().ggmlId)
                 .i64(w.rowBytes()).i32(w.cols()).ptr(tokens).ptr(out));
     }
 
@@ -244,13 +244,23 @@ public final class CudaKernels implements AutoCloseable {
 
     /**
      * One token's product (decoding): {@code out[r] = (accumulate ? out[r] : 0) + Σ_c w[r, c]·y[c]} where y is x,
-     * or RMSNorm(x)·normWeight when {@code normWeight} is not 0 (the norm fused into the product).
+     * or RMSNorm(x)·normWeight when {@code normWeight} is not 0 (the norm fused into the product). Q8_0 rounds y to
+     * int8 blocks of 32 first and multiplies by dp4a ({@link #int8Activations}).
      */
     public void decodeMatvec(DeviceMatrix w, long x, long normWeight, float eps, long out, boolean accumulate) {
+        decodeMatvec(w, x, normWeight, eps, out, accumulate, true);
+    }
+
+    /**
+     * As above; {@code int8} false keeps float32 activations for Q8_0 too (the earlier kernel, for A/B timing and
+     * as the reference of the int8 kernel's error bound).
+     */
+    public void decodeMatvec(DeviceMatrix w, long x, long normWeight, float eps, long out, boolean accumulate, boolean int8) {
         // Two rows per warp share each x load; below a few waves of blocks, one row per warp keeps more blocks busy.
         int perWarp = w.rows() >= TWO_ROWS_FROM ? 2 : 1;
-        device.launch((perWarp == 2 ? "dmv_" : "dmv1_") + typeName(w.type()), blocks(w.rows(), perWarp * DECODE_WARPS), 1,
-                32 * DECODE_WARPS, 0,
+        boolean q8 = int8 && int8Activations(w);
+        device.launchOverlapping((perWarp == 2 ? "dmv_" : "dmv1_") + (q8 ? "q8i" : typeName(w.type())),
+                blocks(w.rows(), perWarp * DECODE_WARPS), 1, 32 * DECODE_WARPS, q8 ? int8SharedBytes(w.cols()) : 0,
                 device.args().ptr(w.address()).i64(w.rowBytes()).i32(w.rows()).i32(w.cols()).ptr(x).ptr(normWeight)
                         .f32(eps).ptr(out).i32(accumulate ? 1 : 0));
     }
@@ -260,10 +270,41 @@ public final class CudaKernels implements AutoCloseable {
      * {@code out[r] = silu(gate_r·y)·(up_r·y)} for r < ffn, y being RMSNorm(x)·normWeight (or x when 0).
      */
     public void decodeMatvecSwiGlu(DeviceMatrix w, long x, long normWeight, float eps, long out) {
+        decodeMatvecSwiGlu(w, x, normWeight, eps, out, true);
+    }
+
+    /** As above; {@code int8} as in {@link #decodeMatvec(DeviceMatrix, long, long, float, long, boolean, boolean)}. */
+    public void decodeMatvecSwiGlu(DeviceMatrix w, long x, long normWeight, float eps, long out, boolean int8) {
         int ffn = w.rows() / 2;
-        device.launch("dmv_swiglu_" + typeName(w.type()), blocks(ffn, DECODE_WARPS), 1, 32 * DECODE_WARPS, 0,
+        boolean q8 = int8 && int8Activations(w);
+        device.launchOverlapping("dmv_swiglu_" + (q8 ? "q8i" : typeName(w.type())), blocks(ffn, DECODE_WARPS), 1,
+                32 * DECODE_WARPS, q8 ? int8SharedBytes(w.cols()) : 0,
                 device.args().ptr(w.address()).i64(w.rowBytes()).i32(ffn).i32(w.cols()).ptr(x).ptr(normWeight)
                         .f32(eps).ptr(out));
+    }
+
+    /**
+     * Whether the decode products of {@code w} round their input to int8 (decode.cu's dmv_q8i kernels): Q8_0
+     * matrices whose rounded input (cols bytes + a float scale per 32) fits the 48 KiB of shared memory a block
+     * gets without opting in.
+     */
+    public static boolean int8Activations(DeviceMatrix w) {
+        return w.type() == TensorType.Q8_0 && int8SharedBytes(w.cols()) <= 48 * 1024;
+    }
+
+    private static int int8SharedBytes(int cols) {
+        return cols + cols / 8;
+    }
+
+    /**
+     * The greedy token of {@code n} logits at {@code x}: the lowest index of the largest value (NaN never wins) into
+     * the int at {@code out} and, unless {@code step} is 0, into the step block's token slot (decode.cu's
+     * argmax_token). {@code scratch} is 16 bytes that must be zero before the first call; the kernel leaves them zero.
+     */
+    public void argmaxToken(long x, int n, long scratch, long out, long step) {
+        int grid = Math.clamp((n + 4L * THREADS - 1) / (4L * THREADS), 1, 1024);
+        device.launchOverlapping("argmax_token", grid, 1, THREADS, 0, device.args().ptr(x).i32(n).ptr(scratch).ptr(scratch + 8)
+                .ptr(out).ptr(step));
     }
 
     private static String typeName(TensorType t) {

@@ -64,6 +64,11 @@ final class NativeLibrary {
                 () -> new LibraryNotFoundException(name + " has no function " + symbol + " (too old a version?)")), descriptor);
     }
 
+    /** As {@link #function}, or null when the library lacks it (a feature of newer versions only). */
+    MethodHandle optionalFunction(String symbol, FunctionDescriptor descriptor) {
+        return lookup.find(symbol).map(f -> LINKER.downcallHandle(f, descriptor)).orElse(null);
+    }
+
     /** No candidate library could be opened, or it lacks a function we need. */
     static final class LibraryNotFoundException extends RuntimeException {
         LibraryNotFoundException(String message) {

@@ -17,6 +17,7 @@ import java.lang.foreign.Arena;
 import java.util.Arrays;
 import java.util.Random;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -93,8 +94,165 @@ class CudaKernelsTest {
     }
 
     /**
+     * y rounded to int8 blocks of 32 as decode.cu's dmv_q8i kernels round their input (v = y in float32, d = amax/127,
+     * q = rint(v·(127/amax)), all float32 like the kernel): the values d·q, and in {@code halfStep} each element's d/2,
+     * the most the rounding moves it.
+     */
+    private static double[] roundedToInt8(float[] y, double[] halfStep) {
+        double[] out = new double[y.length];
+        for (int b = 0; b < y.length; b += 32) {
+            float amax = 0f;
+            for (int i = b; i < b + 32; i++) amax = Math.max(amax, Math.abs(y[i]));
+            float d = amax / 127f, id = amax > 0f ? 127f / amax : 0f;
+            for (int i = b; i < b + 32; i++) {
+                out[i] = (double) d * Math.rint(y[i] * id);
+                halfStep[i] = d / 2.0;
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Q8_0 decode products on int8 activations (dp4a), plain, with the residual, with the norm fused, and gate|up with
+     * SwiGLU: (a) against float64 on the input rounded exactly as the kernel rounds it (the norm's input x·g; its
+     * RMS factor after), within float32 order (2e-5 of the sum of absolute terms); (b) against float64 on the
+     * unrounded input, within the rounding's bound Σ_c |w_c|·d_c/2 (times the RMS factor) plus that 2e-5.
+     */
+    @Test
+    void q8DecodeProductsOnInt8ActivationsStayWithinTheirRoundingBound() {
+        int rows = 77, cols = 800;
+        float eps = 1e-5f;
+        CudaDevice d = gpu.device();
+        try (Arena arena = Arena.ofConfined()) {
+            Matrix w = Quantizer.matrix(arena, TensorType.Q8_0, randoms(rows * cols), rows, cols);
+            byte[] bytes = w.data().asSlice(0, rows * w.rowBytes()).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
+            double[] weights = ReferenceDecoder.decode(TensorType.Q8_0, bytes, rows * cols);
+            float[] x = randoms(cols), g = randoms(cols), residual = randoms(rows);
+            for (int c = 0; c < 32; c++) x[64 + c] = 0f;   // an all-zero block: scale 0
+            double ss = 0;
+            for (float v : x) ss += (double) v * v;
+            double inv = 1 / Math.sqrt(ss / cols + eps);
+            try (DeviceMatrix dw = DeviceMatrix.upload(d, w); DeviceBuffer dx = d.uploadNew(x); DeviceBuffer dg = d.uploadNew(g);
+                 DeviceBuffer out = d.allocFloats(rows)) {
+                assertTrue(CudaKernels.int8Activations(dw));
+                for (int mode = 0; mode < 3; mode++) {   // 0 plain, 1 accumulate, 2 norm fused
+                    float[] y = new float[cols];
+                    for (int c = 0; c < cols; c++) y[c] = mode == 2 ? x[c] * g[c] : x[c];   // float32, as the kernel
+                    double[] half = new double[cols];
+                    double[] yq = roundedToInt8(y, half);
+                    double f = mode == 2 ? inv : 1;
+                    double[] onRounded = new double[rows], exact = new double[rows], bound = new double[rows],
+                            roundingBound = new double[rows];
+                    for (int r = 0; r < rows; r++) {
+                        for (int c = 0; c < cols; c++) {
+                            double wv = weights[r * cols + c];
+                            onRounded[r] += wv * yq[c] * f;
+                            exact[r] += wv * y[c] * f;
+                            bound[r] += Math.abs(wv * yq[c] * f);
+                            roundingBound[r] += Math.abs(wv) * half[c] * f;
+                        }
+                        if (mode == 1) {
+                            onRounded[r] += residual[r];
+                            exact[r] += residual[r];
+                            bound[r] += Math.abs(residual[r]);
+                        }
+                    }
+                    if (mode == 1) d.upload(residual, 0, rows, out.address());
+                    else d.fill32(out.address(), 0x7FC00000, rows);
+                    gpu.kernels().decodeMatvec(dw, dx.address(), mode == 2 ? dg.address() : 0, eps, out.address(), mode == 1);
+                    float[] actual = new float[rows];
+                    d.download(out.address(), actual, 0, rows);
+                    assertClose(onRounded, bound, actual, 2e-5, "Q8_0 int8 decode product on the rounded input, mode " + mode);
+                    for (int r = 0; r < rows; r++) {
+                        double err = Math.abs(actual[r] - exact[r]), allowed = roundingBound[r] + 2e-5 * bound[r];
+                        assertTrue(err <= allowed, "Q8_0 int8 decode product, mode " + mode + ", row " + r + ": |Δ| " + err
+                                + " against float activations exceeds the rounding bound " + allowed);
+                    }
+                }
+            }
+            int ffn = rows / 2;
+            Matrix gu = Quantizer.matrix(arena, TensorType.Q8_0, randoms(2 * ffn * cols), 2 * ffn, cols);
+            double[] gw = ReferenceDecoder.decode(TensorType.Q8_0, gu.data().asSlice(0, 2 * ffn * gu.rowBytes())
+                    .toArray(java.lang.foreign.ValueLayout.JAVA_BYTE), 2 * ffn * cols);
+            try (DeviceMatrix dw = DeviceMatrix.upload(d, gu); DeviceBuffer dx = d.uploadNew(x); DeviceBuffer dg = d.uploadNew(g);
+                 DeviceBuffer out = d.allocFloats(ffn)) {
+                d.fill32(out.address(), 0x7FC00000, ffn);
+                gpu.kernels().decodeMatvecSwiGlu(dw, dx.address(), dg.address(), eps, out.address());
+                float[] actual = new float[ffn];
+                d.download(out.address(), actual, 0, ffn);
+                float[] y = new float[cols];
+                for (int c = 0; c < cols; c++) y[c] = x[c] * g[c];
+                double[] yq = roundedToInt8(y, new double[cols]);
+                double[] expected = new double[ffn], bound = new double[ffn];
+                for (int r = 0; r < ffn; r++) {
+                    double a = 0, b = 0, ba = 0, bb = 0;
+                    for (int c = 0; c < cols; c++) {
+                        a += gw[r * cols + c] * yq[c] * inv;
+                        b += gw[(ffn + r) * cols + c] * yq[c] * inv;
+                        ba += Math.abs(gw[r * cols + c] * yq[c] * inv);
+                        bb += Math.abs(gw[(ffn + r) * cols + c] * yq[c] * inv);
+                    }
+                    double silu = a / (1 + Math.exp(-a));
+                    expected[r] = silu * b;
+                    bound[r] = 1.1 * ba * Math.abs(b) + Math.abs(silu) * bb;
+                }
+                assertClose(expected, bound, actual, 2e-5, "Q8_0 int8 decode gate|up with SwiGLU on the rounded input");
+            }
+        }
+    }
+
+    /**
+     * The greedy token on the device: the lowest index of the largest value (NaN never wins, −0 equals +0), into the
+     * output int and the step block's token slot, for lengths from 1 to a vocabulary and several launches in a row
+     * (the kernel must leave its scratch cleared).
+     */
+    @Test
+    void argmaxTokenTakesTheLowestIndexOfTheLargestValue() {
+        CudaDevice d = gpu.device();
+        try (DeviceBuffer scratch = d.alloc(16); DeviceBuffer out = d.alloc(4); DeviceBuffer step = d.alloc(16)) {
+            d.fill32(scratch.address(), 0, 4);
+            int[] lengths = {1, 2, 37, 1000, 5003, 128256, 128256, 128256};
+            for (int t = 0; t < lengths.length; t++) {
+                int n = lengths[t];
+                float[] x = randoms(n);
+                if (t == 5) {   // a tie of the largest value: the first one wins
+                    int a = random.nextInt(n / 2), b = a + 1 + random.nextInt(n / 2);
+                    x[a] = x[b] = 10f;
+                }
+                if (t == 6) {   // NaNs (one at index 0) are passed over
+                    for (int i = 0; i < n; i += 97) x[i] = Float.NaN;
+                }
+                if (t == 7) {   // all zeros of both signs: index 0
+                    for (int i = 0; i < n; i++) x[i] = i % 2 == 0 ? -0f : 0f;
+                    x[0] = -0f;
+                }
+                int expected = -1;
+                for (int i = 0; i < n; i++) {
+                    if (Float.isNaN(x[i])) continue;
+                    if (expected < 0 || x[i] > x[expected]) expected = i;
+                }
+                try (DeviceBuffer dx = d.uploadNew(x)) {
+                    d.fill32(out.address(), 0x7FC00000, 1);
+                    d.fill32(step.address(), -7, 4);
+                    gpu.kernels().argmaxToken(dx.address(), n, scratch.address(), out.address(), step.address());
+                    int[] token = new int[1], steps = new int[4];
+                    d.download(out.address(), token, 0, 1);
+                    d.download(step.address(), steps, 0, 4);
+                    assertEquals(expected, token[0], "argmax of " + n + " values, case " + t);
+                    assertEquals(expected, steps[3], "token slot of the step block, case " + t);
+                    assertEquals(-7, steps[0], "the rest of the step block is untouched");
+                }
+            }
+            int[] left = new int[4];
+            d.download(scratch.address(), left, 0, 4);
+            assertArrayEquals(new int[4], left, "scratch cleared for the next launch");
+        }
+    }
+
+    /**
      * The decode products (one token): plain, with the residual added, with the RMSNorm fused in, and gate|up with
      * SwiGLU fused in, against float64 on the same decoded weights; odd row counts cover a warp's lone last row.
+     * Q8_0 here runs the float32-activation kernels (its int8 ones: the test above).
      */
     @ParameterizedTest
     @EnumSource(TensorType.class)
@@ -128,7 +286,8 @@ class CudaKernelsTest {
                     }
                     if (mode == 1) d.upload(residual, 0, rows, out.address());
                     else d.fill32(out.address(), 0x7FC00000, rows);
-                    gpu.kernels().decodeMatvec(dw, dx.address(), mode == 2 ? dg.address() : 0, eps, out.address(), mode == 1);
+                    gpu.kernels().decodeMatvec(dw, dx.address(), mode == 2 ? dg.address() : 0, eps, out.address(), mode == 1,
+                            false);
                     float[] actual = new float[rows];
                     d.download(out.address(), actual, 0, rows);
                     assertClose(expected, bound, actual, 2e-5, type + " decode product, mode " + mode);
@@ -143,7 +302,7 @@ class CudaKernelsTest {
                 try (DeviceMatrix dw = DeviceMatrix.upload(d, gu); DeviceBuffer dx = d.uploadNew(x); DeviceBuffer dg = d.uploadNew(g);
                      DeviceBuffer out = d.allocFloats(ffn)) {
                     d.fill32(out.address(), 0x7FC00000, ffn);
-                    gpu.kernels().decodeMatvecSwiGlu(dw, dx.address(), dg.address(), eps, out.address());
+                    gpu.kernels().decodeMatvecSwiGlu(dw, dx.address(), dg.address(), eps, out.address(), false);
                     float[] actual = new float[ffn];
                     d.download(out.address(), actual, 0, ffn);
                     double[] expected = new double[ffn], bound = new double[ffn];

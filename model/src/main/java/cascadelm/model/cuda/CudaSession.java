@@ -3,6 +3,7 @@ package cascadelm.model.cuda;
 import cascadelm.kernels.Rope;
 import cascadelm.kernels.cuda.CudaBackend;
 import cascadelm.kernels.cuda.CudaDevice;
+import cascadelm.kernels.cuda.CudaException;
 import cascadelm.kernels.cuda.CudaGraph;
 import cascadelm.kernels.cuda.CudaKernels;
 import cascadelm.kernels.cuda.DeviceBuffer;
@@ -17,6 +18,7 @@ import java.lang.ref.Cleaner;
 import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.EnumSet;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -34,10 +36,12 @@ import java.util.Set;
  * for the settled entries, {@link #skipSettledScores}); other head dimensions run the split-K kernel of decode.cu.
  *
  * <p>Decoding (one token, last logits only) is one CUDA graph, captured on first use and replayed per token:
- * embedding, per layer the norm-fused QKV product, split, split-K attention over the cache and its merge, the
- * output product, the norm-fused gate|up product with SwiGLU, the down product; the output product; the cache
- * update. Its kernels read what changes per token (token id, rows held, positions) from the cache's step block,
- * so the host's only work per token is one 4-byte copy, one graph launch and the logits' download.
+ * embedding, per layer the norm-fused QKV product, attention over the cache in one kernel (the q/k/v split folded
+ * in, SplitKAttention#decode), the output product, the norm-fused gate|up product with SwiGLU, the down product;
+ * the output product and its argmax; the cache update. Its kernels read what changes per token (token id, rows
+ * held, positions) from the cache's step block, and the argmax writes the greedy token there, so greedy decoding
+ * ({@link #decodeGreedy}) costs the host one graph launch and a 4-byte read per token; {@link #forward} downloads
+ * the logits instead. Q8_0 products round their input to int8 (dp4a; CudaKernels#decodeMatvec).
  */
 public final class CudaSession implements ModelSession {
     private static final Object FLASH_KEY = new Object();
@@ -45,6 +49,8 @@ public final class CudaSession implements ModelSession {
     private static final int ROPE_TABLE_MAX_POSITIONS = 1 << 19;
     /** Keys per split of the split-K attention, about (a block's four warps take four keys each at a time). */
     private static final int KEYS_PER_SPLIT = 64, MAX_SPLITS = 64;
+    /** Most splits of the decode attention (decode.cu's AK_MAX_SPLITS); a block's 8 warps take 8 keys each at once. */
+    private static final int DECODE_MAX_SPLITS = 128;
     private static final Cleaner CLEANER = Cleaner.create();
 
     private final CudaBackend backend;
@@ -57,7 +63,7 @@ public final class CudaSession implements ModelSession {
     private final FlashAttention flash;   // null: head dimension other than 64 or 128
     private final float scale;
     private DeviceKvCache cache;
-    private boolean useGraph = true, timeSteps, skipSettled = true;
+    private boolean useGraph = true, timeSteps, skipSettled = true, legacyDecode, overlap;
     private double stepMillis;
     private int timedSteps;
     private Set<Phase> phases = EnumSet.allOf(Phase.class);
@@ -67,30 +73,37 @@ public final class CudaSession implements ModelSession {
         CACHE_UPDATE }
 
     private final DeviceBuffer tokens, x, xb, qkv, qRot, qHalf, qFlash, att, gateUp, hb, logits, kRaw, vRaw, byQuery,
-            byDistance, lse, stats, oneWeight;
-    private DeviceBuffer kAttn, vAttn, sums, raw, partial, allLogits, ropeCos, ropeSin;
-    private int keyCapacity, splits, ropePositions, buffersVersion;
-    private final int[] tokenHost = new int[1];
+            byDistance, lse, stats, oneWeight, argmaxScratch, tokenOut, decodeCounters;
+    private DeviceBuffer kAttn, vAttn, sums, raw, partial, decodePartial, allLogits, ropeCos, ropeSin;
+    private int keyCapacity, splits, decodeSplits, ropePositions, buffersVersion;
+    private final int[] tokenHost = new int[1], tokenBack = new int[1];
+    /**
+     * The cache whose step block holds, as the next token, the greedy token of its last decode step (written there by
+     * the graph's argmax), with its tokens seen then and that token: a greedy step that feeds it back skips the upload.
+     */
+    private DeviceKvCache tokenCache;
+    private long tokenCacheSeen;
+    private int tokenOnDevice;
     /** The EMA β whose single-query §4 weight (1 − β) oneWeight holds (a new cache may have another). */
     private double oneWeightBeta = Double.NaN;
     private final float[] hostLogits;
-    private CudaGraph graph;
-    private GraphKey graphKey;
     private final Owned owned = new Owned();
     private final Cleaner.Cleanable cleanable;
 
-    /** What a captured decode graph depends on: the cache's buffers and this session's. */
-    private record GraphKey(DeviceKvCache cache, int cacheVersion, int buffersVersion) {
+    /** What a captured decode graph depends on: the cache's buffers and this session's, and the kernels chosen. */
+    private record GraphKey(DeviceKvCache cache, int cacheVersion, int buffersVersion, boolean legacy, boolean overlap) {
     }
 
     /** Every buffer this session allocated: freed by {@link #close}, or when the session becomes unreachable. */
     private static final class Owned implements Runnable {
         final List<DeviceBuffer> buffers = new ArrayList<>();
-        CudaGraph graph;
+        /** Captured decode graphs by what they depend on (one per kernel choice, for A/B runs that alternate). */
+        final Map<GraphKey, CudaGraph> graphs = new HashMap<>();
 
         @Override
         public void run() {
-            if (graph != null) graph.close();
+            graphs.values().forEach(CudaGraph::close);
+            graphs.clear();
             buffers.forEach(DeviceBuffer::close);
             buffers.clear();
         }
@@ -128,6 +141,8 @@ public final class CudaSession implements ModelSession {
         this.scale = (float) (1.0 / Math.sqrt(hd));
         this.flash = hd == 64 || hd == 128
                 ? backend.resident(FLASH_KEY, () -> new FlashAttention(device, null)) : null;
+        this.legacyDecode = !CudaDevice.DECODE_V10;   // version 9 until version 10 has run on a GPU
+        this.overlap = device.canOverlapLaunches();
         setCache(cache);
         this.weights = DeviceModel.of(backend, model);
         this.cleanable = CLEANER.register(this, owned);
@@ -150,6 +165,11 @@ public final class CudaSession implements ModelSession {
         lse = own(device.allocFloats((long) c.heads() * m));
         stats = own(device.allocFloats(2L * c.heads() * m));
         oneWeight = own(device.allocFloats(1));
+        argmaxScratch = own(device.alloc(16));
+        tokenOut = own(device.alloc(4));
+        decodeCounters = own(device.alloc(4L * c.kvHeads()));
+        device.fill32(argmaxScratch.address(), 0, 4);
+        device.fill32(decodeCounters.address(), 0, c.kvHeads());
         hostLogits = new float[c.vocabularySize()];
     }
 
@@ -168,6 +188,7 @@ public final class CudaSession implements ModelSession {
             throw new IllegalArgumentException("the cache was made for another model shape");
         }
         this.cache = d;
+        tokenCache = null;
     }
 
     @Override
@@ -178,6 +199,30 @@ public final class CudaSession implements ModelSession {
     /** Whether decoding replays a captured graph (default) or launches the same kernels one by one (for A/B timing). */
     public void useGraph(boolean on) {
         this.useGraph = on;
+    }
+
+    /**
+     * With {@code on} (the default unless {@code -Dcascadelm.cuda.decode=v10}, see {@link CudaDevice#DECODE_V10}),
+     * decoding runs version 9's kernels, also for A/B timing: the q/k/v split,
+     * the split-K attention and its merge as two launches, Q8_0 products on float32 activations, no argmax on the
+     * device ({@link #decodeGreedy} downloads the logits and takes the argmax on the host).
+     */
+    public void legacyDecode(boolean on) {
+        this.legacyDecode = on;
+    }
+
+    /**
+     * Whether the decode step's kernels are launched overlapping (programmatic dependent launch: each starts while
+     * its predecessor drains and fetches its weights into L2 meanwhile; CudaDevice#launchOverlapping). On by
+     * default where the device can (Hopper); off for A/B timing. The previous version's kernels never overlap.
+     */
+    public void overlapLaunches(boolean on) {
+        this.overlap = on && device.canOverlapLaunches();
+    }
+
+    /** Whether decode steps are launched overlapping now (see {@link #overlapLaunches}). */
+    public boolean overlapsLaunches() {
+        return overlap;
     }
 
     /**
@@ -211,11 +256,13 @@ public final class CudaSession implements ModelSession {
     public Map<Phase, Double> profileDecode(int reps) {
         Map<Phase, Double> out = new EnumMap<>(Phase.class);
         device.makeCurrent();
+        tokenCache = null;   // the replays leave other values in the step block
         try {
             for (Phase p : Phase.values()) {
                 if (p == Phase.CACHE_UPDATE && cache.full) continue;
+                if (p == Phase.QKV_SPLIT && !legacyDecode) continue;   // folded into the attention kernel
                 phases = EnumSet.of(p);
-                try (CudaGraph g = CudaGraph.capture(device, this::decodeStep)) {
+                try (CudaGraph g = CudaGraph.capture(device, this::decodeStepLaunches)) {
                     g.launch();
                     float ms = device.time(() -> {
                         for (int i = 0; i < reps; i++) g.launch();
@@ -236,90 +283,166 @@ public final class CudaSession implements ModelSession {
     @Override
     public float[] forward(int[] tokenIds, int offset, int n, float[] allOut) {
         if (n < 1 || n > maxChunk) throw new IllegalArgumentException("chunk of " + n + " tokens, limit " + maxChunk);
-        int vocab = c.vocabularySize();
-        for (int i = 0; i < n; i++) {
-            int token = tokenIds[offset + i];
-            if (token < 0 || token >= vocab) {
-                throw new IllegalArgumentException("token id " + token + " is outside the vocabulary [0, " + vocab + ")");
-            }
+        for (int i = 0; i < n; i++) checkToken(tokenIds[offset + i]);
+        prepare(n);
+        tokenCache = null;
+        if (n == 1 && allOut == null) {
+            decode(tokenIds[offset], true);
+            device.download(logits.address(), hostLogits, 0, c.vocabularySize());
+            return hostLogits;
         }
+        return chunk(tokenIds, offset, n, allOut);
+    }
+
+    /**
+     * One token through the decode graph; returns its greedy successor (the lowest id among the largest logits, as
+     * Sampler.argmax), taken on the device: only 4 bytes come back. Fed back as the next token, it is already in the
+     * step block, so that step uploads nothing.
+     */
+    @Override
+    public int decodeGreedy(int token) {
+        checkToken(token);
+        prepare(1);
+        if (legacyDecode) {   // the earlier path: logits to the host, argmax there
+            tokenCache = null;
+            decode(token, true);
+            device.download(logits.address(), hostLogits, 0, c.vocabularySize());
+            int best = 0;
+            for (int i = 1; i < hostLogits.length; i++) if (hostLogits[i] > hostLogits[best]) best = i;
+            return best;
+        }
+        boolean there = tokenCache == cache && tokenCacheSeen == cache.tokensSeen() && tokenOnDevice == token;
+        decode(token, !there);
+        device.download(tokenOut.address(), tokenBack, 0, 1);
+        tokenCache = cache;
+        tokenCacheSeen = cache.tokensSeen();
+        tokenOnDevice = tokenBack[0];
+        return tokenBack[0];
+    }
+
+    private void checkToken(int token) {
+        int vocab = c.vocabularySize();
+        if (token < 0 || token >= vocab) {
+            throw new IllegalArgumentException("token id " + token + " is outside the vocabulary [0, " + vocab + ")");
+        }
+    }
+
+    /** Room for n more tokens in the cache, the rotary table and the key buffers. */
+    private void prepare(int n) {
         device.makeCurrent();
         cache.reserve(n);
         ensureRopeTable((int) Math.min(Integer.MAX_VALUE, cache.tokensSeen() + n));
         ensureKeyBuffers(cache.slots() + maxChunk);
-        if (n == 1 && allOut == null) return decode(tokenIds[offset]);
-        return chunk(tokenIds, offset, n, allOut);
     }
 
     // ---- decoding -----------------------------------------------------------------------------------------
 
-    private float[] decode(int token) {
+    /** Queues one decode step of {@code token} (uploaded to the step block when {@code upload}) and counts it. */
+    private void decode(int token, boolean upload) {
         if (cache.beta != oneWeightBeta) {   // in place: a captured graph reads the value at its address
             device.upload(new float[]{(float) (1 - cache.beta)}, 0, 1, oneWeight.address());
             oneWeightBeta = cache.beta;
         }
-        tokenHost[0] = token;
-        device.upload(tokenHost, 0, 1, cache.step() + 12);
+        if (upload) {
+            tokenHost[0] = token;
+            device.upload(tokenHost, 0, 1, cache.step() + 12);
+        }
         if (useGraph) {
-            GraphKey key = new GraphKey(cache, cache.version(), buffersVersion);
-            if (graph == null || !key.equals(graphKey)) {
-                if (graph != null) graph.close();
-                graph = CudaGraph.capture(device, this::decodeStep);
-                owned.graph = graph;
-                graphKey = key;
+            GraphKey key = new GraphKey(cache, cache.version(), buffersVersion, legacyDecode, overlap);
+            CudaGraph graph = owned.graphs.get(key);
+            if (graph == null) {
+                // Graphs of another cache or of replaced buffers read freed or foreign memory: dropped.
+                owned.graphs.entrySet().removeIf(e -> {
+                    GraphKey k = e.getKey();
+                    boolean stale = k.cache() != cache || k.cacheVersion() != cache.version()
+                            || k.buffersVersion() != buffersVersion;
+                    if (stale) e.getValue().close();
+                    return stale;
+                });
+                try {
+                    graph = CudaGraph.capture(device, this::decodeStepLaunches);
+                } catch (CudaException e) {
+                    if (!overlap || legacyDecode) throw e;
+                    // A driver that refuses programmatic dependent launch in a captured graph: the plain launches.
+                    System.err.println("cascade-lm: overlapping decode launches refused (" + e.getMessage()
+                            + "); decoding with plain launches");
+                    overlap = false;
+                    key = new GraphKey(cache, cache.version(), buffersVersion, legacyDecode, false);
+                    graph = owned.graphs.get(key);
+                    if (graph == null) graph = CudaGraph.capture(device, this::decodeStepLaunches);
+                }
+                owned.graphs.put(key, graph);
             }
             if (timeSteps) {
-                stepMillis += device.time(graph::launch);
+                CudaGraph g = graph;
+                stepMillis += device.time(g::launch);
                 timedSteps++;
             } else {
                 graph.launch();
             }
         } else {
-            decodeStep();
+            decodeStepLaunches();
         }
         cache.advance(1);
-        device.download(logits.address(), hostLogits, 0, c.vocabularySize());
-        return hostLogits;
+    }
+
+    /** The decode step's launches, overlapping where {@link #overlapLaunches} says so. */
+    private void decodeStepLaunches() {
+        device.overlapLaunches(overlap && !legacyDecode);
+        try {
+            decodeStep();
+        } finally {
+            device.overlapLaunches(false);
+        }
     }
 
     /** One token through the model, queued only (captured into the graph): nothing here may wait or allocate. */
     private void decodeStep() {
         long step = cache.step();
         float eps = c.rmsEps();
+        boolean int8 = !legacyDecode;
         if (on(Phase.EMBEDDING)) k.embed(weights.embedding, step + 12, 1, x.address());
         for (int l = 0; l < c.layers(); l++) {
             DeviceModel.Layer lw = weights.layers.get(l);
             if (on(Phase.QKV_PRODUCT)) {
                 if (lw.qkv().parts().size() == 1) {
                     k.decodeMatvec(lw.qkv().parts().getFirst(), x.address(), lw.attentionNorm().address(), eps,
-                            qkv.address(), false);
+                            qkv.address(), false, int8);
                 } else {
                     k.rmsNorm(x.address(), lw.attentionNorm().address(), xb.address(), 1, c.dim(), eps);
                     lw.qkv().run(k, xb.address(), 1, qkv.address());
                 }
             }
-            if (on(Phase.QKV_SPLIT)) split(l, lw, 1, qRot.address(), 0);
-            if (on(Phase.ATTENTION)) attendSplitK(l, 1, oneWeight.address(), oneWeight.address());
-            if (on(Phase.OUTPUT_PRODUCT)) k.decodeMatvec(lw.wo(), att.address(), 0, 0f, x.address(), true);
+            if (legacyDecode) {
+                if (on(Phase.QKV_SPLIT)) split(l, lw, 1, qRot.address(), 0);
+                if (on(Phase.ATTENTION)) attendSplitK(l, 1, oneWeight.address(), oneWeight.address());
+            } else if (on(Phase.ATTENTION)) {
+                attendDecode(l, lw);
+            }
+            if (on(Phase.OUTPUT_PRODUCT)) k.decodeMatvec(lw.wo(), att.address(), 0, 0f, x.address(), true, int8);
             if (on(Phase.GATE_UP_SWIGLU)) {
                 if (lw.gateUp().parts().size() == 1) {
                     k.decodeMatvecSwiGlu(lw.gateUp().parts().getFirst(), x.address(), lw.ffnNorm().address(), eps,
-                            hb.address());
+                            hb.address(), int8);
                 } else {
                     k.rmsNorm(x.address(), lw.ffnNorm().address(), xb.address(), 1, c.dim(), eps);
                     lw.gateUp().run(k, xb.address(), 1, gateUp.address());
                     k.swiGluFused(gateUp.address(), hb.address(), 1, c.ffnDim());
                 }
             }
-            if (on(Phase.DOWN_PRODUCT)) k.decodeMatvec(lw.down(), hb.address(), 0, 0f, x.address(), true);
+            if (on(Phase.DOWN_PRODUCT)) k.decodeMatvec(lw.down(), hb.address(), 0, 0f, x.address(), true, int8);
         }
-        if (on(Phase.LOGITS)) k.decodeMatvec(weights.output, x.address(), weights.outputNorm.address(), eps, logits.address(), false);
+        if (on(Phase.LOGITS)) {
+            k.decodeMatvec(weights.output, x.address(), weights.outputNorm.address(), eps, logits.address(), false, int8);
+            if (!legacyDecode) k.argmaxToken(logits.address(), c.vocabularySize(), argmaxScratch.address(), tokenOut.address(), step);
+        }
         if (on(Phase.CACHE_UPDATE)) cache.enqueueUpdate(kRaw.address(), vRaw.address(), cache.scored ? sums.address() : 0, 1);
     }
 
     // ---- chunks -------------------------------------------------------------------------------------------
 
     private float[] chunk(int[] tokenIds, int offset, int n, float[] allOut) {
+        tokenCache = null;
         int vocab = c.vocabularySize();
         int rows = cache.rows();
         int first = (int) cache.tokensSeen();
@@ -401,6 +524,16 @@ public final class CudaSession implements ModelSession {
                         cache.scored ? sums.address() : 0, weightByQuery, weightByDistance);
     }
 
+    /** Decoding's attention of the layer in one kernel, straight from the QKV row (SplitKAttention#decode). */
+    private void attendDecode(int layer, DeviceModel.Layer lw) {
+        new SplitKAttention(c.heads(), c.kvHeads(), c.headDim(), rope.neox(), weights.ropeFreqs.address(),
+                ropeCos.address(), ropeSin.address(), ropePositions, decodeSplits, raw.address(), keyCapacity,
+                decodePartial.address(), stats.address())
+                .decode(device, cache, layer, qkv.address(), lw.qkvBias() == null ? 0 : lw.qkvBias().address(),
+                        kRaw(layer, 1), vRaw(layer, 1), att.address(), scale, decodeCounters.address(),
+                        cache.scored ? sums.address() : 0, oneWeight.address(), oneWeight.address());
+    }
+
     /** The flash path: queries rotated, held rows gathered in attention order, flash attention, exact score sums. */
     private void attendFlash(int layer, int n, int rows, int pos0) {
         int hd = c.headDim(), nk = rows + n;
@@ -430,10 +563,12 @@ public final class CudaSession implements ModelSession {
     private void ensureKeyBuffers(int keys) {
         if (kAttn != null && keys <= keyCapacity) return;
         int grown = Math.max(keys, keyCapacity * 3 / 2);
-        for (DeviceBuffer b : new DeviceBuffer[]{kAttn, vAttn, sums, raw, partial}) free(b);
+        for (DeviceBuffer b : new DeviceBuffer[]{kAttn, vAttn, sums, raw, partial, decodePartial}) free(b);
         int hd = c.headDim(), g = c.kvHeads();
         int queries = flash != null ? 1 : maxChunk;   // the split-K kernel runs chunks only without the flash kernel
         splits = Math.clamp((grown + KEYS_PER_SPLIT - 1) / KEYS_PER_SPLIT, 1, MAX_SPLITS);
+        decodeSplits = Math.clamp((grown + KEYS_PER_SPLIT - 1) / KEYS_PER_SPLIT, 1, DECODE_MAX_SPLITS);
+        decodePartial = own(device.allocFloats((long) g * decodeSplits * group * (hd + 2)));
         kAttn = own(device.alloc(flash != null ? 2L * g * grown * hd : 16));
         vAttn = own(device.alloc(flash != null ? 2L * g * grown * hd : 16));
         sums = own(device.allocFloats((long) c.layers() * g * grown));

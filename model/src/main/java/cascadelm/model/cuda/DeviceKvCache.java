@@ -309,15 +309,42 @@ public final class DeviceKvCache implements KvCache {
 
     /** Document positions of one layer and KV head's rows in attention order (read back; for tests and tools). */
     public int[] documentPositions(int layer, int kvHead) {
-        int[] r = readInts(ring(layer) + 4L * kvHead * (2 * cascades + 1), 2 * cascades + 1);
         int[] p = readInts(positionsAddress(layer) + 4L * kvHead * slots(), slots());
-        int[] out = new int[rows()];
+        int[] slots = slotsInAttentionOrder(layer, kvHead);
+        int[] out = new int[slots.length];
+        for (int i = 0; i < slots.length; i++) out[i] = p[slots[i]];
+        return out;
+    }
+
+    /** The slots of one layer and KV head's rows, in attention order: sinks, then cascades C-1 .. 0, oldest first. */
+    private int[] slotsInAttentionOrder(int layer, int kvHead) {
+        int[] r = readInts(ring(layer) + 4L * kvHead * (2 * cascades + 1), 2 * cascades + 1);
+        int[] out = new int[slots()];
         int at = 0;
-        for (int i = 0; i < r[2 * cascades]; i++) out[at++] = p[i];
+        for (int i = 0; i < r[2 * cascades]; i++) out[at++] = i;
         for (int c = cascades - 1; c >= 0; c--) {
-            for (int i = 0; i < r[cascades + c]; i++) out[at++] = p[sinks + c * width + (r[c] + i) % width];
+            for (int i = 0; i < r[cascades + c]; i++) out[at++] = sinks + c * width + (r[c] + i) % width;
         }
         return Arrays.copyOf(out, at);
+    }
+
+    /**
+     * One layer and KV head's key rows (un-rotated) or value rows in attention order, [rank][headDim], the stored
+     * bf16 values as floats (read back; for tests).
+     */
+    float[] rowsInAttentionOrder(int layer, int kvHead, boolean values) {
+        int[] slots = slotsInAttentionOrder(layer, kvHead);
+        float[] words = new float[slots() * headDim / 2];
+        long base = (values ? state.values : state.keys).address() + 2L * (layer * kvHeads + kvHead) * slots() * headDim;
+        device().download(base, words, 0, words.length);
+        float[] out = new float[slots.length * headDim];
+        for (int j = 0; j < slots.length; j++) {
+            for (int e = 0; e < headDim; e++) {
+                int bits = Float.floatToRawIntBits(words[(slots[j] * headDim + e) / 2]);
+                out[j * headDim + e] = Float.intBitsToFloat(e % 2 == 0 ? bits << 16 : bits & 0xFFFF0000);
+            }
+        }
+        return out;
     }
 
     /** Document positions held by cascade c of one layer and KV head, oldest first (read back). */

@@ -65,8 +65,11 @@ public final class Generator {
         int produced = 0;
         Stop stop = Stop.MAX_TOKENS;
         int[] one = new int[1];
+        // Greedy: after the prompt's logits, the session picks each next token itself (on a GPU only the token
+        // comes back, not the logits).
+        boolean greedy = sampler.isGreedy();
+        int token = maxTokens > 0 ? sampler.sample(logits) : -1;
         while (produced < maxTokens) {
-            int token = sampler.sample(logits);
             if (stopTokens.contains(token)) {
                 stop = Stop.STOP_TOKEN;
                 break;
@@ -74,8 +77,12 @@ public final class Generator {
             out[produced++] = token;
             onToken.accept(token);
             if (produced == maxTokens) break;
-            one[0] = token;
-            logits = session.forward(one, 0, 1, null);
+            if (greedy) {
+                token = session.decodeGreedy(token);
+            } else {
+                one[0] = token;
+                token = sampler.sample(session.forward(one, 0, 1, null));
+            }
         }
         long t2 = System.nanoTime();
         return new Result(java.util.Arrays.copyOf(out, produced), prompt.length, stop, t1 - t0, t2 - t1);

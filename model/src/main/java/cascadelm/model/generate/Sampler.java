@@ -34,6 +34,14 @@ public final class Sampler {
         return new Sampler(0, 0, 1, 0);
     }
 
+    /**
+     * True at temperature 0: the token is the argmax of the logits, which a session may take itself
+     * ({@link cascadelm.model.llama.ModelSession#decodeGreedy}).
+     */
+    public boolean isGreedy() {
+        return temperature == 0;
+    }
+
     public int sample(float[] logits) {
         if (temperature == 0) return argmax(logits);
         int n = logits.length;

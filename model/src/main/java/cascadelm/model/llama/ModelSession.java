@@ -17,6 +17,18 @@ public interface ModelSession extends AutoCloseable {
      */
     float[] forward(int[] tokens, int offset, int n, float[] allOut);
 
+    /**
+     * Runs one token (a decode step, as {@code forward(token, 0, 1, null)}) and returns the greedy next token: the
+     * lowest id among the largest logits, as {@code Sampler.argmax} takes it. A backend that can pick it where the
+     * logits are (the GPU) returns only the token, and skips the upload when it is fed straight back.
+     */
+    default int decodeGreedy(int token) {
+        float[] logits = forward(new int[]{token}, 0, 1, null);
+        int best = 0;
+        for (int i = 1; i < logits.length; i++) if (logits[i] > logits[best]) best = i;
+        return best;
+    }
+
     KvCache cache();
 
     /** Continues from another cache state (a copy of a snapshot); the caller keeps the original. */

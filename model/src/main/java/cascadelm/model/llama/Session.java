@@ -3,6 +3,7 @@ package cascadelm.model.llama;
 import cascadelm.kernels.AttentionScores;
 import cascadelm.kernels.Backend;
 import cascadelm.kernels.Matrix;
+import cascadelm.kernels.TensorType;
 import cascadelm.model.cache.KvCache;
 
 /**
@@ -26,7 +27,9 @@ public final class Session implements ModelSession {
     // Keys and values per KV head as attention sees them: cached rows, then the chunk. Grown on demand.
     private float[][] keys, values;
     private int[] cachedPositions = new int[0];
-    private boolean bf16Rows;
+    private boolean bf16Rows, int8Decode;
+    /** Scratch for an int8-rounded product input (see {@link #roundDecodeActivationsToInt8}). */
+    private float[] rounded = new float[0];
 
     public Session(LlamaModel model, Backend backend, KvCache cache, int maxChunk) {
         if (maxChunk < 1) throw new IllegalArgumentException("chunk size must be at least 1, got " + maxChunk);
@@ -80,6 +83,48 @@ public final class Session implements ModelSession {
     }
 
     /**
+     * With {@code on}, a one-token step without all logits (decoding) rounds the input of every Q8_0 product to int8
+     * blocks of 32 ({@link #roundToInt8Blocks}), as the CUDA decode graph's dp4a kernels do: for Wq|Wk|Wv and
+     * Wgate|Wup only where all the stacked matrices are Q8_0 (the device then runs one fused product). A reference for
+     * the GPU tests, like {@link #roundRowsToBf16}; the device rounds the input before the RMS factor is applied
+     * (the same integers but where float32 rounding of the two inputs straddles a half: a rare ±1).
+     */
+    public void roundDecodeActivationsToInt8(boolean on) {
+        this.int8Decode = on;
+    }
+
+    /**
+     * a[from, from + n) rounded to int8 in blocks of 32 (n a multiple of 32) as decode.cu's dmv_q8i kernels round
+     * their input: d = amax/127, q = rint(v·(127/amax)), v ← d·q (0 for an all-zero block), float32 arithmetic.
+     */
+    static void roundToInt8Blocks(float[] a, int from, int n) {
+        for (int b = from; b < from + n; b += 32) {
+            float amax = 0f;
+            for (int i = b; i < b + 32; i++) amax = Math.max(amax, Math.abs(a[i]));
+            float d = amax / 127f, id = amax > 0f ? 127f / amax : 0f;
+            for (int i = b; i < b + 32; i++) a[i] = d * (float) Math.rint(a[i] * id);
+        }
+    }
+
+    /** Whether a decode step's product over these stacked matrices runs on int8 inputs on the device. */
+    private boolean int8Product(int n, Matrix... stacked) {
+        if (!int8Decode || n != 1) return false;
+        for (Matrix m : stacked) {
+            if (m.type() != TensorType.Q8_0 || m.cols() + m.cols() / 8 > 48 * 1024) return false;
+        }
+        return true;
+    }
+
+    /** x[0, cols) rounded to int8 blocks into scratch when the product runs on int8 inputs, else x itself. */
+    private float[] productInput(float[] x, int cols, boolean int8) {
+        if (!int8) return x;
+        if (rounded.length < cols) rounded = new float[cols];
+        System.arraycopy(x, 0, rounded, 0, cols);
+        roundToInt8Blocks(rounded, 0, cols);
+        return rounded;
+    }
+
+    /**
      * Runs {@code n ≤ maxChunk} tokens through the model. Returns the logits of the last token (a buffer
      * reused by the next call), or, with {@code allLogits}, writes every token's logits into
      * {@code allOut[n × vocab]} and returns that.
@@ -100,10 +145,11 @@ public final class Session implements ModelSession {
         int first = cache.nextPosition();
         for (int i = 0; i < n; i++) queryPositions[i] = first + i;
 
+        boolean decoding = n == 1 && allOut == null;
         for (int l = 0; l < c.layers(); l++) {
             LayerWeights lw = w.layers().get(l);
-            attention(l, lw, n);
-            feedForward(lw, n);
+            attention(l, lw, n, decoding);
+            feedForward(lw, n, decoding);
         }
         cache.commit(n);
 
@@ -115,15 +161,16 @@ public final class Session implements ModelSession {
         float[] last = new float[dim];
         System.arraycopy(x, (n - 1) * dim, last, 0, dim);
         backend.rmsNorm(last, w.outputNorm(), last, 1, dim, c.rmsEps());
-        backend.matmul(w.output(), last, logits, 1);
+        backend.matmul(w.output(), productInput(last, dim, int8Product(n, w.output())), logits, 1);
         return logits;
     }
 
-    private void attention(int layer, LayerWeights lw, int n) {
+    private void attention(int layer, LayerWeights lw, int n, boolean decoding) {
         int hd = c.headDim();
         int kvDim = c.kvDim();
         backend.rmsNorm(x, lw.attentionNorm(), xb, n, c.dim(), c.rmsEps());
-        backend.matmuls(new Matrix[] {lw.wq(), lw.wk(), lw.wv()}, xb, qkv, n);
+        float[] in = productInput(xb, c.dim(), decoding && int8Product(n, lw.wq(), lw.wk(), lw.wv()));
+        backend.matmuls(new Matrix[] {lw.wq(), lw.wk(), lw.wv()}, in, qkv, n);
         addBias(q, lw.bq(), n);
         addBias(k, lw.bk(), n);
         addBias(v, lw.bv(), n);
@@ -152,15 +199,16 @@ public final class Session implements ModelSession {
                 (float) (1.0 / Math.sqrt(hd)), att, scores);
         cache.append(layer, kRaw, v, n);
 
-        backend.matmul(lw.wo(), att, xb2, n);
+        backend.matmul(lw.wo(), productInput(att, c.qDim(), decoding && int8Product(n, lw.wo())), xb2, n);
         backend.add(x, xb2, n * c.dim());
     }
 
-    private void feedForward(LayerWeights lw, int n) {
+    private void feedForward(LayerWeights lw, int n, boolean decoding) {
         backend.rmsNorm(x, lw.ffnNorm(), xb, n, c.dim(), c.rmsEps());
-        backend.matmuls(new Matrix[] {lw.gate(), lw.up()}, xb, gateUp, n);
+        float[] in = productInput(xb, c.dim(), decoding && int8Product(n, lw.gate(), lw.up()));
+        backend.matmuls(new Matrix[] {lw.gate(), lw.up()}, in, gateUp, n);
         backend.swiGlu(hb, hb2, n * c.ffnDim());
-        backend.matmul(lw.down(), hb, xb2, n);
+        backend.matmul(lw.down(), productInput(hb, c.ffnDim(), decoding && int8Product(n, lw.down())), xb2, n);
         backend.add(x, xb2, n * c.dim());
     }
 

@@ -1,8 +1,11 @@
 package cascadelm.model.cuda;
 
 import cascadelm.kernels.Backend;
+import cascadelm.kernels.Matrix;
+import cascadelm.kernels.TensorType;
 import cascadelm.kernels.cpu.CpuBackend;
 import cascadelm.kernels.cuda.CudaBackend;
+import cascadelm.kernels.cuda.CudaDevice;
 import cascadelm.kernels.cuda.GpuTest;
 import cascadelm.model.ModelFixtures;
 import cascadelm.model.cache.CacheSettings;
@@ -54,6 +57,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * the CPU by perturbing the rows by 1e-6 (relative, Gaussian) before rounding, ≤ 2.7e-3 of the largest |logit| over
  * all 60 fixture × policy runs and the 14 tiny-model runs, no eviction and no greedy token changed. Hence the bounds
  * below (measurements: bench/results/gpu-engine-20261201.md, section gpu-fix).
+ *
+ * <p>Decoding's Q8_0 products round their input to int8 blocks of 32 (dp4a; CudaKernels#decodeMatvec): the bf16-rows
+ * CPU does the same for one-token steps ({@link Session#roundDecodeActivationsToInt8}), so it stays the exact
+ * reference; against the float32 CPU that rounding adds its own error (bench/results/gpu-decode-20261207.md).
  */
 @GpuTest
 class CudaSessionTest {
@@ -91,6 +98,14 @@ class CudaSessionTest {
      * (measured on the CPU, above) plus DEVICE_TOLERANCE's noise, rounded up.
      */
     static final double FLOAT32_TOLERANCE = 2e-2;
+    /**
+     * As {@link #FLOAT32_TOLERANCE} for a file with Q8_0 products, whose decode steps run on int8 activations:
+     * measured on the CPU alone over this protocol (bf16 rows + int8 inputs against float32, every Q8_0 fixture and
+     * policy, while the caches hold the same tokens) 2.4e-2 … 4.3e-2 of the largest |logit| — the same order as the
+     * weights' own 8-bit rounding, Q8_0 file against F32 file: 2.8e-2 … 4.7e-2
+     * (bench/results/gpu-decode-20261207/int8-probe.txt); 1.4× the worst, rounded up.
+     */
+    static final double FLOAT32_TOLERANCE_INT8 = 6e-2;
     /**
      * A greedy choice may go the other way only where the reference's two best logits lie within twice the logits
      * tolerance: two logits each off by up to ε can swap when their gap is below 2ε.
@@ -199,10 +214,15 @@ class CudaSessionTest {
         return Arrays.copyOf(ModelFixtures.ints(manifest.get("tokens").get("ids")), 40);
     }
 
-    /** A CPU session, with its key and value rows rounded to bf16 as the device cache stores them or float32. */
+    /**
+     * A CPU session: the device's reference (key and value rows rounded to bf16 as the device cache stores them, and,
+     * with decode version 10, decoding's Q8_0 product inputs rounded to int8 as its dp4a kernels take them), or the
+     * float32 CPU.
+     */
     private static ModelSession cpuSession(LlamaModel model, CacheSettings s, int tokens, boolean bf16Rows) {
         Session session = (Session) ModelSessions.open(model, cpu, s, tokens, s.stride());
         session.roundRowsToBf16(bf16Rows);
+        session.roundDecodeActivationsToInt8(bf16Rows && CudaDevice.DECODE_V10);   // version 9 decodes on float32 inputs
         return session;
     }
 
@@ -352,7 +372,7 @@ class CudaSessionTest {
                         + " bf16-rows CPU's by %.2e of max |logit| (tolerance %.0e)", what, at - 1, err / scale, tolerance));
                 worst = Math.max(worst, err / scale);
                 if (!float32Parted) {
-                    double t32 = Math.max(FLOAT32_TOLERANCE, tolerance);
+                    double t32 = Math.max(int8Decode(model) ? FLOAT32_TOLERANCE_INT8 : FLOAT32_TOLERANCE, tolerance);
                     assertTrue(err32 <= t32 * scale, String.format(Locale.ROOT, "%s: logits after token %d off the"
                             + " float32 CPU's by %.2e of max |logit| (tolerance %.0e)", what, at - 1, err32 / scale, t32));
                     worst32 = Math.max(worst32, err32 / scale);
@@ -371,6 +391,18 @@ class CudaSessionTest {
                 parted < 0 ? "the device cache held the CPU's tokens at every step"
                         : "the caches parted at a score near-tie after token " + (parted - 1));
         return new Lockstep(worst, worst32, parted);
+    }
+
+    /** Whether some product of the model runs on int8 activations when decoding (a Q8_0 matrix). */
+    private static boolean int8Decode(LlamaModel model) {
+        var w = model.weights();
+        if (w.output().type() == TensorType.Q8_0) return true;
+        for (var l : w.layers()) {
+            for (Matrix m : List.of(l.wq(), l.wk(), l.wv(), l.wo(), l.gate(), l.up(), l.down())) {
+                if (m.type() == TensorType.Q8_0) return true;
+            }
+        }
+        return false;
     }
 
     /** Whether two CPU caches of one policy hold the same document positions (per layer, KV head and cascade). */
@@ -544,6 +576,84 @@ class CudaSessionTest {
                 assertSnapshotDivergenceIsANearTie(model, s, prompt, question, results[0], results[1]);
             }
         }
+    }
+
+    /**
+     * Greedy decoding with the argmax on the device ({@link ModelSession#decodeGreedy}: only the token comes back, and
+     * is fed back without an upload) gives exactly the tokens of the same session's logits with the argmax on the
+     * host (Sampler.argmax), step for step: same kernels, so the same logits; 64 tokens per fixture file, cascade
+     * cache. Also after a snapshot copy (the token slot of the copied step block must not be trusted).
+     */
+    @TestFactory
+    List<DynamicTest> greedyOnTheDeviceEqualsTheArgmaxOfTheLogits() throws IOException {
+        List<DynamicTest> tests = new ArrayList<>();
+        for (String name : List.of("llama-spm", "qwen2-bpe", "llama3-bpe")) {
+            JsonNode manifest = ModelFixtures.manifest(name);
+            for (String variant : ModelFixtures.iterable(manifest.get("variants").fieldNames())) {
+                Path gguf = fixture(manifest.get("variants").get(variant).get("gguf").asText());
+                tests.add(DynamicTest.dynamicTest(name + " " + variant, () -> {
+                    CacheSettings s = settings("cascade");
+                    int[] prompt = prompt(manifest);
+                    try (LlamaModel model = LlamaModel.open(gguf);
+                         ModelSession device = ModelSessions.open(model, gpu, s, prompt.length + 80, s.stride());
+                         ModelSession host = ModelSessions.open(model, gpu, s, prompt.length + 80, s.stride())) {
+                        int a = Sampler.argmax(Generator.prefill(device, prompt));
+                        int b = Sampler.argmax(Generator.prefill(host, prompt));
+                        assertEquals(b, a, "after the prompt");
+                        for (int t = 0; t < 64; t++) {
+                            if (t == 32) device.setCache(device.cache().copy());
+                            a = device.decodeGreedy(a);
+                            b = Sampler.argmax(host.forward(new int[]{b}, 0, 1, null));
+                            assertEquals(b, a, "greedy token " + t);
+                        }
+                    }
+                }));
+            }
+        }
+        return tests;
+    }
+
+    /**
+     * Overlapping launches (programmatic dependent launch, on by default on Hopper) change when kernels start, not
+     * what they compute: every decode step's logits are bit for bit those of the same session with plain launches,
+     * 64 tokens per fixture file, cascade and full caches; and where the device can overlap, the session still does
+     * after those steps (no silent fallback to plain launches).
+     */
+    @TestFactory
+    List<DynamicTest> overlappingLaunchesGiveTheSameLogits() throws IOException {
+        List<DynamicTest> tests = new ArrayList<>();
+        for (String name : List.of("llama-spm", "qwen2-bpe", "llama3-bpe")) {
+            JsonNode manifest = ModelFixtures.manifest(name);
+            for (String variant : ModelFixtures.iterable(manifest.get("variants").fieldNames())) {
+                Path gguf = fixture(manifest.get("variants").get(variant).get("gguf").asText());
+                for (String policy : List.of("cascade", "full")) {
+                    tests.add(DynamicTest.dynamicTest(name + " " + variant + " " + policy, () -> {
+                        CacheSettings s = settings(policy);
+                        int[] prompt = prompt(manifest);
+                        try (LlamaModel model = LlamaModel.open(gguf);
+                             CudaSession on = (CudaSession) ModelSessions.open(model, gpu, s, prompt.length + 80, s.stride());
+                             CudaSession off = (CudaSession) ModelSessions.open(model, gpu, s, prompt.length + 80, s.stride())) {
+                            off.overlapLaunches(false);
+                            int token = Sampler.argmax(Generator.prefill(on, prompt));
+                            Generator.prefill(off, prompt);
+                            for (int t = 0; t < 64; t++) {
+                                float[] a = on.forward(new int[]{token}, 0, 1, null).clone();
+                                float[] b = off.forward(new int[]{token}, 0, 1, null);
+                                for (int j = 0; j < a.length; j++) {
+                                    if (Float.floatToRawIntBits(a[j]) != Float.floatToRawIntBits(b[j])) {
+                                        throw new AssertionError("step " + t + ", logit " + j + ": " + a[j] + " overlapping, "
+                                                + b[j] + " plain");
+                                    }
+                                }
+                                token = Sampler.argmax(a);
+                            }
+                            assertEquals(gpu.device().canOverlapLaunches(), on.overlapsLaunches(), "overlapping launches in use");
+                        }
+                    }));
+                }
+            }
+        }
+        return tests;
     }
 
     private static Path fixture(String file) {

@@ -19,6 +19,18 @@ class SplitKAttentionTest {
     }
 
     @Test
+    void decodeKernelsTakeTheSameInstancesWithFewerWarpsForTheLargest() {
+        assertEquals("attn_decode_g4_p1", SplitKAttention.decodeKernel(4, 64));
+        assertEquals(256, SplitKAttention.decodeThreads(4, 64));
+        assertEquals("attn_decode_g4_p2", SplitKAttention.decodeKernel(3, 128));
+        assertEquals(256, SplitKAttention.decodeThreads(3, 128));   // 4 heads × 2 pairs: 8 warps
+        assertEquals("attn_decode_g8_p2", SplitKAttention.decodeKernel(8, 128));
+        assertEquals(128, SplitKAttention.decodeThreads(8, 128));   // 16 > 8: 4 warps
+        assertEquals(256, SplitKAttention.decodeThreads(2, 256));   // 2 heads × 4 pairs = 8: 8 warps
+        assertEquals(128, SplitKAttention.decodeThreads(8, 256));
+    }
+
+    @Test
     void refusesShapesNoInstanceTakes() {
         assertThrows(IllegalArgumentException.class, () -> SplitKAttention.partialKernel(9, 64));
         assertThrows(IllegalArgumentException.class, () -> SplitKAttention.partialKernel(4, 258));
