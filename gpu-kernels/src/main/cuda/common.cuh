@@ -31,9 +31,12 @@ __device__ __forceinline__ void pdl_wait() {
 }
 
 // Asks for the 128-byte lines of [p, p + bytes) in L2, each lane of a warp a share (weights a kernel will read
-// after pdl_wait: they arrive while the predecessor drains).
+// after pdl_wait: they arrive while the predecessor drains). Only in the sm_90 build, which alone overlaps
+// launches: the compute-8.0 PTX (the default, decode version 9) keeps version 9's kernels unchanged.
 __device__ __forceinline__ void prefetch_l2(const uint8_t* p, long bytes, int lane) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
     for (long o = 128L * lane; o < bytes; o += 128L * 32) asm volatile("prefetch.global.L2 [%0];" :: "l"(p + o));
+#endif
 }
 
 __device__ __forceinline__ float half_at(const uint8_t* p) {

@@ -321,7 +321,7 @@ extern "C" __global__ void __launch_bounds__(256) dmv_swiglu_q8i(const uint8_t* 
 
 // ---- greedy decoding: the argmax of the logits on the device ----------------------------------------------
 // Order-preserving key of a float: a larger value has a larger key; −0 counts as +0 and NaN as below everything
-// (Sampler.argmax never picks a NaN over a number, and takes the lowest index among equal values).
+// (the lowest index among equal values, as Sampler.argmax; unlike it, a NaN logit never wins here, also at index 0).
 __device__ __forceinline__ unsigned int float_order_key(float f) {
     if (f != f) return 0u;
     unsigned int u = __float_as_uint(f == 0.f ? 0.f : f);

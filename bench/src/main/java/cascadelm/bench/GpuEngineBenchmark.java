@@ -125,7 +125,7 @@ public final class GpuEngineBenchmark {
             long t1 = System.nanoTime();
             long bytesAfterPrompt = cache.bytes();
             int rowsAfterPrompt = cache.rows();
-            // Decode, four ways alternating in blocks of 16 tokens (the token chain runs on through all of them).
+            // Decode, five ways alternating in blocks of 16 tokens (the token chain runs on through all of them).
             CudaSession cuda = (CudaSession) session;
             long[] nanos = new long[ways];
             int[] one = new int[1];

@@ -36,10 +36,12 @@ public final class CpuBackend implements Backend {
 
     /**
      * @param threads         worker threads including the caller's; {@code <= 0} means one per available processor
-     * @param int8Activations whether Q4_0 products of one token row (decoding) quantize x to 8-bit blocks, as
-     *                        llama.cpp does (see Int8Activations: 2-3× faster, each x rounded to 1/254 of its
-     *                        block's largest |x|); false multiplies in float32 throughout, as a reference for
-     *                        other float32 implementations (the GPU tests) needs
+     * @param int8Activations whether Q4_0 products of one row (every product with n = 1: decoding, and also a
+     *                        one-token prefill chunk) quantize x to 8-bit blocks, as llama.cpp does (see
+     *                        Int8Activations; whole decode steps took 0.54–0.67× the float32 kernel's time side by
+     *                        side, bench/results/cpu-decode-20261208.md; each x is rounded to 1/254 of its block's
+     *                        largest |x|); false multiplies in float32 throughout, as a reference for other float32
+     *                        implementations (the GPU tests) needs
      */
     public CpuBackend(int threads, boolean int8Activations) {
         this.parallel = new ParallelFor(threads);

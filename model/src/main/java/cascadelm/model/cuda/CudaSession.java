@@ -42,6 +42,11 @@ import java.util.Set;
  * held, positions) from the cache's step block, and the argmax writes the greedy token there, so greedy decoding
  * ({@link #decodeGreedy}) costs the host one graph launch and a 4-byte read per token; {@link #forward} downloads
  * the logits instead. Q8_0 products round their input to int8 (dp4a; CudaKernels#decodeMatvec).
+ *
+ * <p>That is decode version 10, opt-in ({@code -Dcascadelm.cuda.decode=v10}, {@link CudaDevice#DECODE_V10}) until it
+ * has passed the GPU tests on a GPU. By default ({@link #legacyDecode}) the graph runs version 9's kernels, measured
+ * and tested on the H200: a separate q/k/v split, the split-K attention and its merge as two launches, float32
+ * activations, and the host takes the argmax of the downloaded logits.
  */
 public final class CudaSession implements ModelSession {
     private static final Object FLASH_KEY = new Object();
