@@ -57,7 +57,7 @@ public final class ExecutorModel {
             // Straight to stderr, once per JVM and backend: it lands in each executor's log whatever logging the
             // cluster runs, and says which backend the documents go to (DESIGN.md: the CPU fallback is announced).
             // Which GPU, and from where: the executor log is where a wrong discovery script shows.
-            String gpu = key.backend().equals("cpu") ? ""
+            String gpu = backend.name().equals("cpu") ? ""
                     : ", GPU " + key.device() + (GpuAssignment.assigned() != null ? " (assigned by Spark)" : " (the device setting)");
             System.err.println("cascade-lm: opened " + key.model() + " on the " + backend.name() + " backend"
                     + fallback + gpu + ", pid " + ProcessHandle.current().pid());
