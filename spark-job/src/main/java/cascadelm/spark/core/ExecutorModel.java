@@ -56,8 +56,9 @@ public final class ExecutorModel {
             Backend backend = backendFor(key.backend(), key.device(), key.threads(), reason -> fallback.append(" (").append(reason).append(")"));
             // Straight to stderr, once per JVM and backend: it lands in each executor's log whatever logging the
             // cluster runs, and says which backend the documents go to (DESIGN.md: the CPU fallback is announced).
-            // Which GPU, and from where: the executor log is where a wrong discovery script shows.
-            String gpu = backend.name().equals("cpu") ? ""
+            // Which GPU, and from where: the executor log is where a wrong discovery script shows. Named also when
+            // backend=auto fell back to the CPU: the assignment is still worth seeing (SparkClusterTest reads it).
+            String gpu = key.backend().equals("cpu") ? ""
                     : ", GPU " + key.device() + (GpuAssignment.assigned() != null ? " (assigned by Spark)" : " (the device setting)");
             System.err.println("cascade-lm: opened " + key.model() + " on the " + backend.name() + " backend"
                     + fallback + gpu + ", pid " + ProcessHandle.current().pid());
