@@ -35,28 +35,27 @@ class ParallelForTest {
     void aHelpersFailureReachesTheCaller() {
         try (ParallelFor p = new ParallelFor(2)) {
             IllegalStateException boom = new IllegalStateException("boom");
-            int helperFailures = 0;
             for (int round = 0; round < 50; round++) {
-                // Task 0 waits until task 1 has started, so task 1 fails while the other thread is busy; the caller
-                // usually takes task 0 first, so a helper usually throws (counted below).
-                java.util.concurrent.CountDownLatch other = new java.util.concurrent.CountDownLatch(1);
+                // Whatever order the two threads claim the tasks in, the helper fails and the caller does not: a
+                // task on the caller waits until the helper has started its own (which the blocked caller leaves
+                // to it), and a task on the helper throws. So every round must deliver the helper's exception.
+                java.util.concurrent.CountDownLatch helperStarted = new java.util.concurrent.CountDownLatch(1);
                 IllegalStateException thrown = assertThrows(IllegalStateException.class, () -> p.run(2, (task, worker) -> {
-                    if (task == 0) {
+                    if (worker == 0) {
                         try {
-                            other.await();
+                            if (!helperStarted.await(30, java.util.concurrent.TimeUnit.SECONDS)) {
+                                throw new AssertionError("no helper took the other task within 30 s");
+                            }
                         } catch (InterruptedException e) {
                             throw new AssertionError(e);
                         }
                     } else {
-                        other.countDown();
-                        if (worker != 0) throw boom;
-                        throw new IllegalStateException("caller");
+                        helperStarted.countDown();
+                        throw boom;
                     }
                 }));
-                if (thrown == boom) helperFailures++;
-                else assertEquals("caller", thrown.getMessage());
+                assertSame(boom, thrown, "round " + round);
             }
-            assertTrue(helperFailures > 0, "no round had a helper fail");
             // and the workers still serve the next job
             AtomicIntegerArray runs = new AtomicIntegerArray(10);
             p.run(10, (task, worker) -> runs.incrementAndGet(task));
