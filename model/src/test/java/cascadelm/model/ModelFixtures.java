@@ -66,6 +66,42 @@ public final class ModelFixtures {
         return f;
     }
 
+    /**
+     * The Hugging Face logits a fixture variant recorded ({@code variants.VARIANT.logits} of the manifest): row
+     * {@code r} is the logits after token {@code firstRow + r} of the manifest's sequence, {@code vocab} wide.
+     */
+    public record RecordedLogits(int firstRow, int rows, int vocab, float[] values) {
+        public static RecordedLogits of(JsonNode variant) throws IOException {
+            JsonNode logits = variant.get("logits");
+            int rows = logits.get("shape").get(0).asInt();
+            int vocab = logits.get("shape").get(1).asInt();
+            return new RecordedLogits(logits.get("first_position").asInt(), rows, vocab,
+                    readFloats(file(logits.get("file").asText()), rows * vocab));
+        }
+
+        /** Recorded value {@code j} of row {@code row}. */
+        public float at(int row, int j) {
+            return values[row * vocab + j];
+        }
+
+        /** The largest |recorded| of row {@code row} and the largest |out − recorded| there, {@code out} read from {@code offset}. */
+        public Deviation deviation(int row, float[] out, int offset) {
+            double scale = 0, worst = 0;
+            for (int j = 0; j < vocab; j++) {
+                scale = Math.max(scale, Math.abs(at(row, j)));
+                worst = Math.max(worst, Math.abs(out[offset + j] - at(row, j)));
+            }
+            return new Deviation(scale, worst);
+        }
+    }
+
+    /** One row's largest |logit| and largest difference from it. */
+    public record Deviation(double scale, double worst) {
+        public double ratio() {
+            return worst / scale;
+        }
+    }
+
     public static int[] ints(JsonNode array) {
         return StreamSupport.stream(array.spliterator(), false).mapToInt(JsonNode::asInt).toArray();
     }

@@ -177,11 +177,8 @@ class CudaSessionTest {
 
     private static void logitsMatch(JsonNode manifest, JsonNode variant, Path gguf, int chunk, double tolerance) throws IOException {
         int[] ids = ModelFixtures.ints(manifest.get("tokens").get("ids"));
-        JsonNode logits = variant.get("logits");
-        int firstRow = logits.get("first_position").asInt();
-        int rows = logits.get("shape").get(0).asInt();
-        int vocab = logits.get("shape").get(1).asInt();
-        float[] expected = ModelFixtures.readFloats(fixture(logits.get("file").asText()), rows * vocab);
+        ModelFixtures.RecordedLogits expected = ModelFixtures.RecordedLogits.of(variant);
+        int firstRow = expected.firstRow(), rows = expected.rows(), vocab = expected.vocab();
         try (LlamaModel model = LlamaModel.open(gguf);
              ModelSession s = ModelSessions.open(model, gpu, settings("full"), 16, chunk)) {
             float[] all = new float[chunk * vocab];
@@ -193,14 +190,10 @@ class CudaSessionTest {
                 for (int i = 0; i < n; i++) {
                     int row = start + i - firstRow;
                     if (row < 0 || row >= rows) continue;
-                    double scale = 0, worst = 0;
                     for (int j = 0; j < vocab; j++) {
-                        float a = all[i * vocab + j];
-                        assertTrue(!Float.isNaN(a), "NaN logit at position " + (start + i));
-                        scale = Math.max(scale, Math.abs(expected[row * vocab + j]));
-                        worst = Math.max(worst, Math.abs(a - expected[row * vocab + j]));
+                        assertTrue(!Float.isNaN(all[i * vocab + j]), "NaN logit at position " + (start + i));
                     }
-                    worstRatio = Math.max(worstRatio, worst / scale);
+                    worstRatio = Math.max(worstRatio, expected.deviation(row, all, i * vocab).ratio());
                 }
             }
             System.out.printf(Locale.ROOT, "%s chunk %d: worst |Δ|/max|logit| = %.2e (tolerance %.1e)%n", gguf.getFileName(), chunk,

@@ -89,11 +89,8 @@ class HuggingFaceFixturesTest {
 
     private static void logitsMatch(JsonNode manifest, JsonNode variant, Path gguf, double tolerance) throws IOException {
         int[] ids = ModelFixtures.ints(manifest.get("tokens").get("ids"));
-        JsonNode logits = variant.get("logits");
-        int firstRow = logits.get("first_position").asInt();
-        int rows = logits.get("shape").get(0).asInt();
-        int vocab = logits.get("shape").get(1).asInt();
-        float[] expected = ModelFixtures.readFloats(fixture(logits.get("file").asText()), rows * vocab);
+        ModelFixtures.RecordedLogits expected = ModelFixtures.RecordedLogits.of(variant);
+        int firstRow = expected.firstRow(), rows = expected.rows(), vocab = expected.vocab();
         try (LlamaModel model = LlamaModel.open(gguf)) {
             ModelConfig c = model.config();
             // Uneven chunks on purpose: the cache must join them seamlessly.
@@ -106,14 +103,10 @@ class HuggingFaceFixturesTest {
                 for (int i = 0; i < n; i++) {
                     int row = start + i - firstRow;
                     if (row < 0 || row >= rows) continue;
-                    double scale = 0, worst = 0;
-                    for (int j = 0; j < vocab; j++) {
-                        scale = Math.max(scale, Math.abs(expected[row * vocab + j]));
-                        worst = Math.max(worst, Math.abs(all[i * vocab + j] - expected[row * vocab + j]));
-                    }
-                    assertTrue(worst <= tolerance * scale, gguf.getFileName() + " position " + (start + i)
-                            + ": max |Δ| " + worst + " exceeds " + tolerance + " × " + scale);
-                    worstRatio = Math.max(worstRatio, worst / scale);
+                    ModelFixtures.Deviation d = expected.deviation(row, all, i * vocab);
+                    assertTrue(d.worst() <= tolerance * d.scale(), gguf.getFileName() + " position " + (start + i)
+                            + ": max |Δ| " + d.worst() + " exceeds " + tolerance + " × " + d.scale());
+                    worstRatio = Math.max(worstRatio, d.ratio());
                 }
             }
             assertTrue(worstRatio < tolerance);
@@ -124,11 +117,8 @@ class HuggingFaceFixturesTest {
     private static void decodeLogitsMatch(CpuBackend backend, JsonNode manifest, JsonNode variant, Path gguf, double tolerance)
             throws IOException {
         int[] ids = ModelFixtures.ints(manifest.get("tokens").get("ids"));
-        JsonNode logits = variant.get("logits");
-        int firstRow = logits.get("first_position").asInt();
-        int rows = logits.get("shape").get(0).asInt();
-        int vocab = logits.get("shape").get(1).asInt();
-        float[] expected = ModelFixtures.readFloats(fixture(logits.get("file").asText()), rows * vocab);
+        ModelFixtures.RecordedLogits expected = ModelFixtures.RecordedLogits.of(variant);
+        int firstRow = expected.firstRow(), rows = expected.rows(), vocab = expected.vocab();
         try (LlamaModel model = LlamaModel.open(gguf)) {
             ModelConfig c = model.config();
             Session s = new Session(model, backend, new FullCache(c.layers(), c.kvHeads(), c.headDim(), 16), 64);
@@ -138,12 +128,7 @@ class HuggingFaceFixturesTest {
             double worstRatio = 0;
             for (int row = 0; row < rows; row++) {
                 float[] out = s.forward(ids, firstRow + row, 1, null);
-                double scale = 0, worst = 0;
-                for (int j = 0; j < vocab; j++) {
-                    scale = Math.max(scale, Math.abs(expected[row * vocab + j]));
-                    worst = Math.max(worst, Math.abs(out[j] - expected[row * vocab + j]));
-                }
-                worstRatio = Math.max(worstRatio, worst / scale);
+                worstRatio = Math.max(worstRatio, expected.deviation(row, out, 0).ratio());
             }
             assertTrue(worstRatio <= tolerance, gguf.getFileName() + " decoding token by token: max |Δ| / max |logit| "
                     + worstRatio + " exceeds " + tolerance);
